@@ -1,0 +1,1 @@
+"""Readers and writers, one module per format family. Every reader returns a :class:`~mrml.spectrum.Spectrum`."""

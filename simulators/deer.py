@@ -1,0 +1,478 @@
+"""DEER (4-pulse double electron-electron resonance) trace simulator.
+
+Physics
+-------
+For two electron spins at distance ``r`` the dipolar frequency is
+``nu_dd = D / r**3`` with ``D = 52.04 MHz nm^3`` (two g = 2.0023 spins). The
+powder-averaged dipolar kernel with exchange coupling ``J`` is
+
+    K(t, r) = int_0^1 cos[(omega_dd (1 - 3 z^2) - omega_J) t] dz
+
+which has the closed form in Fresnel integrals used in :func:`dipolar_kernel`
+(exact, no orientation grid). A measured trace is
+
+    V(t) = V0 * exp(i phi) * [(1 - lam) + lam * D(t)] * B(t) + noise,
+    D(t) = int P(r) K(t, r) dr,  B(t) = exp(-(k |t|)^(d/3)).
+
+Batch generation
+----------------
+The kernel depends on ``t`` and ``r`` only through ``nu_dd(r) * t``; scaling
+time by ``s`` is the same as scaling distance by ``s**(1/3)``. Every trace is
+therefore computed on one canonical time grid (window ``T0``) with distances
+mapped by ``s = t_max / T0``, which turns the whole batch into a few matrix
+products against cached kernels. The only per-trace choice the kernel cache
+depends on is the canonical pre-zero time, drawn on a fine grid (8 ns in the
+canonical frame), so the simulated physics is exact for the drawn time axis.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Mapping
+
+import numpy as np
+from scipy import constants as _const
+from scipy import special
+
+from simulators.params import Param, merge_config
+
+#: Dipolar constant for two free-electron spins, MHz nm^3: mu0 muB^2 ge^2 / (4 pi h), CODATA values.
+D_MHZ_NM3 = (
+    _const.mu_0 / (4 * np.pi) * _const.physical_constants["Bohr magneton"][0] ** 2
+    * (-_const.physical_constants["electron g factor"][0]) ** 2 / _const.h * 1e27 / 1e6
+)
+
+VERSION = "1.0"
+NAME = "deer"
+SHAPES = ("gauss", "skewnorm", "flat")
+MAX_COMPONENTS = 4
+CANONICAL_T_MAX_US = 4.0
+#: Canonical pre-zero times are multiples of this (canonical frame, us).
+PRE_STEP_US = 0.008
+#: Distance grid (canonical frame) over which the kernel integral is taken.
+KERNEL_R_NM = np.geomspace(1.0, 20.0, 384)
+
+PARAMS = (
+    Param("t_max_us", "us", 1.0, 8.0, "log-uniform", "Dipolar evolution window after zero time."),
+    Param("t_pre_us", "us", 0.0, 0.4, "uniform", "Time recorded before zero time (capped at 15 % of the window)."),
+    Param("zero_time_us", "us", -0.03, 0.03, "uniform", "Error of the reported time axis: reported time of the true zero."),
+    Param("n_components", "", 1, 4, "uniform", "Number of distance components (integer)."),
+    Param("mean_nm", "nm", 1.5, 8.0, "uniform", "Component location."),
+    Param("rel_width", "", 0.025, 0.5, "log-uniform", "Component standard deviation as a fraction of its location."),
+    Param("width_max_nm", "nm", 3.25, 3.25, "fixed", "Upper cap on a component's standard deviation (half the mean range)."),
+    Param("skew", "", -6.0, 6.0, "uniform", "Skew-normal shape parameter alpha."),
+    Param("weight", "", 0.15, 1.0, "uniform", "Unnormalised component weight."),
+    Param("mod_depth", "", 0.01, 1.0, "log-uniform", "Modulation depth lambda."),
+    Param("bg_decay", "", 0.0, 1.5, "uniform", "Background decay over the window, k * t_max."),
+    Param("bg_dim", "", 2.0, 3.5, "uniform", "Background dimensionality d (3 = homogeneous 3D)."),
+    Param("noise_frac", "", 0.0, 0.1, "uniform", "Noise standard deviation as a fraction of the modulation depth."),
+    Param("phase_rad", "rad", -np.pi, np.pi, "uniform", "Receiver phase error."),
+    Param("exchange_mhz", "MHz", -2.0, 2.0, "uniform", "Exchange coupling J (applied to a fraction of traces)."),
+    Param("scale", "", 0.1, 1e4, "log-uniform", "Overall amplitude V0 of the measured trace."),
+)
+
+DEFAULTS: dict[str, Any] = {
+    "n_points": 256,
+    "r_min_nm": 1.0,
+    "r_max_nm": 10.0,
+    "n_r": 256,
+    "shapes": list(SHAPES),
+    "bg_stretched_frac": 0.3,
+    "exchange_frac": 0.1,
+    "complex": True,
+    "ranges": {},
+}
+
+
+def dipolar_frequency_mhz(r_nm):
+    """Dipolar frequency nu_dd = D / r^3 in MHz for distances in nm."""
+    return D_MHZ_NM3 / np.asarray(r_nm, dtype=float) ** 3
+
+
+def _fresnel_cos_sin(a):
+    """Return (int_0^1 cos(a z^2) dz, int_0^1 sin(a z^2) dz) for a >= 0, elementwise."""
+    a = np.asarray(a, dtype=float)
+    small = a < 1e-6
+    a_safe = np.where(small, 1.0, a)
+    u = np.sqrt(2.0 * a_safe / np.pi)
+    s_u, c_u = special.fresnel(u)
+    pref = np.sqrt(np.pi / (2.0 * a_safe))
+    ic = np.where(small, 1.0 - a**2 / 10.0, pref * c_u)
+    is_ = np.where(small, a / 3.0, pref * s_u)
+    return ic, is_
+
+
+def dipolar_kernel_terms(t_us, r_nm):
+    """Cosine and sine parts of the powder-averaged dipolar kernel.
+
+    Parameters
+    ----------
+    t_us : array_like, shape (nt,)
+        Dipolar evolution times (us); negative times allowed.
+    r_nm : array_like, shape (nr,)
+        Distances (nm).
+
+    Returns
+    -------
+    k_cos, k_sin : numpy.ndarray, shape (nt, nr)
+        ``int_0^1 cos(w t (1 - 3z^2)) dz`` and ``int_0^1 sin(w t (1 - 3z^2)) dz``
+        with ``w = 2 pi nu_dd(r)``. The kernel with exchange ``J`` is
+        ``cos(2 pi J t) k_cos + sin(2 pi J t) k_sin``.
+    """
+    t = np.asarray(t_us, dtype=float)[:, None]
+    w = 2.0 * np.pi * dipolar_frequency_mhz(r_nm)[None, :]
+    phi = w * t  # signed
+    ic, is_ = _fresnel_cos_sin(3.0 * np.abs(phi))
+    sgn = np.sign(phi)
+    # cos(phi - 3 phi z^2) = cos(phi) cos(3 phi z^2) + sin(phi) sin(3 phi z^2)
+    k_cos = np.cos(phi) * ic + np.sin(np.abs(phi)) * is_
+    # sin(phi - 3 phi z^2) = sin(phi) cos(3 phi z^2) - cos(phi) sin(3 phi z^2)
+    k_sin = np.sin(phi) * ic - sgn * np.cos(phi) * is_
+    return k_cos, k_sin
+
+
+def dipolar_kernel(t_us, r_nm, *, exchange_mhz: float = 0.0, integrate: bool = False):
+    """Powder-averaged dipolar kernel K(t, r) (exact, via Fresnel integrals).
+
+    Parameters
+    ----------
+    t_us : array_like, shape (nt,)
+        Dipolar evolution times in us.
+    r_nm : array_like, shape (nr,)
+        Distances in nm.
+    exchange_mhz : float, optional
+        Exchange coupling J in MHz.
+    integrate : bool, optional
+        Multiply each column by its distance increment (trapezoid weights), so
+        that ``K @ P`` approximates ``int P(r) K(t, r) dr``.
+
+    Returns
+    -------
+    numpy.ndarray, shape (nt, nr)
+    """
+    t = np.asarray(t_us, dtype=float)
+    r = np.asarray(r_nm, dtype=float)
+    k_cos, k_sin = dipolar_kernel_terms(t, r)
+    wj = 2.0 * np.pi * exchange_mhz * t[:, None]
+    kernel = np.cos(wj) * k_cos + np.sin(wj) * k_sin
+    if integrate:
+        kernel = kernel * _trapezoid_weights(r)[None, :]
+    return kernel
+
+
+def _trapezoid_weights(x):
+    x = np.asarray(x, dtype=float)
+    if x.size < 2:
+        return np.ones_like(x)
+    w = np.empty_like(x)
+    d = np.diff(x)
+    w[0] = d[0] / 2
+    w[-1] = d[-1] / 2
+    w[1:-1] = (d[:-1] + d[1:]) / 2
+    return w
+
+
+def component_pdf(r_nm, shape_code: int, loc_nm, width_nm, skew):
+    """Density of one kind of distance component, broadcast over leading axes.
+
+    Parameters
+    ----------
+    r_nm : ndarray, broadcastable
+        Distances (nm).
+    shape_code : int
+        Index into :data:`SHAPES`: 0 Gaussian, 1 skew-normal, 2 flat-topped
+        (generalised normal of power 4, same standard deviation).
+    loc_nm, width_nm, skew : ndarray
+        Location, standard deviation (Gaussian, flat-topped) or scale
+        (skew-normal), and skew-normal alpha.
+    """
+    inv_w = 1.0 / width_nm
+    z = (r_nm - loc_nm) * inv_w
+    if shape_code == 2:
+        z *= 0.5813  # std = a * sqrt(Gamma(3/4) / Gamma(1/4)) with a the generalised-normal scale
+        z *= z
+        z *= z
+        np.negative(z, out=z)
+        np.exp(z, out=z)
+        z *= inv_w * (0.5813 / (2 * 0.9064))  # Gamma(5/4) = 0.9064
+        return z
+    dens = z * z
+    dens *= -0.5
+    np.exp(dens, out=dens)
+    dens *= inv_w * (1.0 / np.sqrt(2 * np.pi))
+    if shape_code == 1:
+        z *= skew
+        dens *= 2.0 * special.ndtr(z)
+    return dens
+
+
+def distance_distribution(r_nm, components: Mapping[str, np.ndarray], *, normalise: bool = True):
+    """P(r) of a batch of mixtures, normalised to unit area on ``r_nm``.
+
+    Parameters
+    ----------
+    r_nm : ndarray, shape (nr,) or (batch, nr)
+        Distances; one grid for all, or one row per mixture.
+    components : mapping
+        ``shape`` (int), ``mean_nm``, ``width_nm``, ``skew``, ``weight``,
+        each of shape (batch, MAX_COMPONENTS); weight 0 marks an unused slot.
+
+    normalise : bool, optional
+        Scale each row to unit trapezoid area (default); otherwise return the
+        mixture density as evaluated.
+
+    Returns
+    -------
+    numpy.ndarray, shape (batch, nr), float32
+    """
+    r = np.asarray(r_nm, dtype=np.float32)
+    weight = np.asarray(components["weight"])
+    batch = weight.shape[0]
+    nr = r.shape[-1]
+    p = np.zeros((batch, nr), dtype=np.float32)
+    codes = np.asarray(components["shape"])
+    params = {k: np.asarray(components[k], dtype=np.float32) for k in ("mean_nm", "width_nm", "skew", "weight")}
+    for slot in range(weight.shape[1]):
+        for code in np.unique(codes[:, slot]):
+            i = np.flatnonzero((codes[:, slot] == code) & (weight[:, slot] > 0))
+            if i.size == 0:
+                continue
+            col = {k: v[i, slot][:, None] for k, v in params.items()}
+            rr = r[None, :] if r.ndim == 1 else r[i]
+            p[i] += col["weight"] * component_pdf(rr, int(code), col["mean_nm"], col["width_nm"], col["skew"])
+    if not normalise:
+        return p
+    w = _trapezoid_weights(r)[None, :] if r.ndim == 1 else _row_weights(r)
+    area = np.sum(p * w, axis=1)
+    area = np.where(area > 0, area, 1.0)
+    return p / area[:, None].astype(np.float32)
+
+
+def _row_weights(r2):
+    d = np.diff(r2, axis=1)
+    w = np.empty_like(r2)
+    w[:, 0] = d[:, 0] / 2
+    w[:, -1] = d[:, -1] / 2
+    w[:, 1:-1] = (d[:, :-1] + d[:, 1:]) / 2
+    return w
+
+
+_KERNEL_R_WEIGHTS = _trapezoid_weights(KERNEL_R_NM).astype(np.float32)
+
+
+@functools.lru_cache(maxsize=256)
+def _canonical_kernels(pre_steps: int, n_points: int):
+    """Cosine/sine kernels (float32) for canonical grid with ``pre_steps`` * PRE_STEP_US before zero."""
+    t_pre = pre_steps * PRE_STEP_US
+    tau = np.linspace(-t_pre, CANONICAL_T_MAX_US, n_points)
+    k_cos, k_sin = dipolar_kernel_terms(tau, KERNEL_R_NM)
+    return k_cos.astype(np.float32), k_sin.astype(np.float32), tau
+
+
+class DeerSimulator:
+    """Batch simulator of 4-pulse DEER traces with ground truth.
+
+    Parameters
+    ----------
+    config : mapping, optional
+        Overrides of :data:`DEFAULTS` and of parameter ranges (``ranges``
+        maps a :data:`PARAMS` name to ``[low, high]``), as given by
+        ``mrml simulate deer --set key=value``.
+
+    Notes
+    -----
+    :meth:`simulate` returns a dict of arrays, the sample axis first:
+
+    - ``x`` (n, n_points) complex64: measured trace on the reported axis
+      ``t_start_us + dt_us * arange(n_points)`` (real float32 if ``complex`` is false);
+    - ``clean`` (n, n_points) float32: noise- and phase-free trace ``V/V0``;
+    - ``y`` (n, n_r) float32: P(r) on ``r_min_nm..r_max_nm`` (unit area);
+    - ``params/<name>``: per-trace ground truth (components as (n, 4)).
+    """
+
+    name = NAME
+    version = VERSION
+    params = PARAMS
+
+    def __init__(self, config: Mapping[str, Any] | None = None):
+        self.config = merge_config(DEFAULTS, PARAMS, {}) if config is None else _normalise(config)
+        ranges = self.config.get("ranges", {})
+        self._params = {p.name: p.with_range(*ranges[p.name]) if p.name in ranges else p for p in PARAMS}
+        bad = set(self.config["shapes"]) - set(SHAPES)
+        if bad or not self.config["shapes"]:
+            raise ValueError(f"shapes must be a non-empty subset of {SHAPES}, got {self.config['shapes']}")
+        if int(self.config["n_points"]) < 16:
+            raise ValueError("n_points must be at least 16")
+        self.n_points = int(self.config["n_points"])
+        self.r_nm = np.linspace(float(self.config["r_min_nm"]), float(self.config["r_max_nm"]), int(self.config["n_r"]))
+
+    @classmethod
+    def from_overrides(cls, overrides: Mapping[str, Any]) -> "DeerSimulator":
+        """Build from ``--set`` style overrides of the defaults."""
+        return cls(merge_config(DEFAULTS, PARAMS, overrides))
+
+    def param(self, name: str) -> Param:
+        """The parameter declaration in force (with overridden range)."""
+        return self._params[name]
+
+    def array_specs(self) -> dict[str, tuple[tuple[int, ...], str]]:
+        """Per-sample shape and dtype of every output array."""
+        x_dtype = "complex64" if self.config["complex"] else "float32"
+        specs = {
+            "x": ((self.n_points,), x_dtype),
+            "clean": ((self.n_points,), "float32"),
+            "y": ((self.r_nm.size,), "float32"),
+        }
+        for key in ("t_start_us", "dt_us", "zero_time_us", "t_max_us", "mod_depth", "bg_k_per_us", "bg_dim",
+                    "noise_std", "phase_rad", "exchange_mhz", "scale"):
+            specs[f"params/{key}"] = ((), "float64")
+        specs["params/n_components"] = ((), "int8")
+        for key in ("comp_mean_nm", "comp_width_nm", "comp_skew", "comp_weight"):
+            specs[f"params/{key}"] = ((MAX_COMPONENTS,), "float32")
+        specs["params/comp_shape"] = ((MAX_COMPONENTS,), "int8")
+        return specs
+
+    # ------------------------------------------------------------------ sampling
+    def sample_parameters(self, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """Draw the ground-truth parameters of ``n`` traces."""
+        p = self._params
+        t_max = p["t_max_us"].sample(rng, n)
+        s = t_max / CANONICAL_T_MAX_US
+        t_pre = np.minimum(p["t_pre_us"].sample(rng, n), 0.15 * t_max)
+        pre_steps = np.round(t_pre / s / PRE_STEP_US).astype(np.int64)
+        t_pre = pre_steps * PRE_STEP_US * s  # exact for the cached canonical grid
+
+        lo, hi = int(p["n_components"].low), int(p["n_components"].high)
+        n_comp = rng.integers(lo, hi + 1, n)
+        slot = np.arange(MAX_COMPONENTS)[None, :]
+        used = slot < n_comp[:, None]
+        shape = (n, MAX_COMPONENTS)
+        allowed = np.array([SHAPES.index(s_) for s_ in self.config["shapes"]])
+        comp_shape = allowed[rng.integers(0, allowed.size, shape)]
+        mean = p["mean_nm"].sample(rng, shape)
+        width = np.minimum(p["rel_width"].sample(rng, shape) * mean, p["width_max_nm"].low)
+        skew = np.where(comp_shape == 1, p["skew"].sample(rng, shape), 0.0)
+        weight = np.where(used, p["weight"].sample(rng, shape), 0.0)
+        weight = weight / weight.sum(axis=1, keepdims=True)
+
+        stretched = rng.random(n) < float(self.config["bg_stretched_frac"])
+        bg_dim = np.where(stretched, p["bg_dim"].sample(rng, n), 3.0)
+        exch = rng.random(n) < float(self.config["exchange_frac"])
+        return {
+            "t_max_us": t_max,
+            "t_pre_us": t_pre,
+            "pre_steps": pre_steps,
+            "zero_time_us": p["zero_time_us"].sample(rng, n),
+            "n_components": n_comp.astype(np.int8),
+            "comp_shape": np.where(used, comp_shape, 0).astype(np.int8),
+            "comp_mean_nm": np.where(used, mean, 0.0),
+            "comp_width_nm": np.where(used, width, 1.0),
+            "comp_skew": skew,
+            "comp_weight": weight,
+            "mod_depth": p["mod_depth"].sample(rng, n),
+            "bg_k_per_us": p["bg_decay"].sample(rng, n) / t_max,
+            "bg_dim": bg_dim,
+            "noise_frac": p["noise_frac"].sample(rng, n),
+            "phase_rad": p["phase_rad"].sample(rng, n),
+            "exchange_mhz": np.where(exch, p["exchange_mhz"].sample(rng, n), 0.0),
+            "scale": p["scale"].sample(rng, n),
+        }
+
+    # ---------------------------------------------------------------- synthesis
+    def dipolar_signal(self, prm: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Noise-free intramolecular signal D(t) (n, n_points) on each trace's true time axis."""
+        n = prm["t_max_us"].shape[0]
+        s13 = np.cbrt(prm["t_max_us"] / CANONICAL_T_MAX_US)
+        r_phys = KERNEL_R_NM[None, :] * s13[:, None]
+        p = distance_distribution(r_phys, _components(prm), normalise=False)
+        # quadrature weights on the scaled grid are s13 * the canonical ones; s13 cancels on normalising
+        wts = p * _KERNEL_R_WEIGHTS[None, :]
+        wts /= wts.sum(axis=1, keepdims=True)
+        out = np.empty((n, self.n_points), dtype=np.float32)
+        t_canon = None
+        for steps in np.unique(prm["pre_steps"]):
+            idx = np.flatnonzero(prm["pre_steps"] == steps)
+            k_cos, k_sin, t_canon = _canonical_kernels(int(steps), self.n_points)
+            dc = wts[idx] @ k_cos.T
+            j = prm["exchange_mhz"][idx]
+            if np.any(j != 0):
+                ds = wts[idx] @ k_sin.T
+                t_phys = t_canon[None, :] * (prm["t_max_us"][idx] / CANONICAL_T_MAX_US)[:, None]
+                wj = 2 * np.pi * j[:, None] * t_phys
+                dc = np.cos(wj) * dc + np.sin(wj) * ds
+            out[idx] = dc
+        return out
+
+    def simulate(self, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """Simulate ``n`` traces; see the class notes for the returned arrays."""
+        prm = self.sample_parameters(n, rng)
+        return self.synthesise(prm, rng)
+
+    def synthesise(self, prm: Mapping[str, np.ndarray], rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """Turn sampled parameters into traces (noise drawn from ``rng``)."""
+        n = prm["t_max_us"].shape[0]
+        npts = self.n_points
+        t_max, t_pre = prm["t_max_us"], prm["t_pre_us"]
+        dt = (t_max + t_pre) / (npts - 1)
+        t_true = (-t_pre[:, None] + dt[:, None] * np.arange(npts)[None, :]).astype(np.float32)
+        lam = prm["mod_depth"][:, None].astype(np.float32)
+        clean = self.dipolar_signal(prm)
+        clean *= lam
+        clean += 1.0 - lam
+        kt = np.abs(t_true)
+        kt *= prm["bg_k_per_us"][:, None].astype(np.float32)
+        stretched = prm["bg_dim"] != 3.0
+        if np.any(stretched):
+            kt[stretched] **= (prm["bg_dim"][stretched, None] / 3.0).astype(np.float32)
+        np.negative(kt, out=kt)
+        clean *= np.exp(kt, out=kt)
+        noise_std = prm["noise_frac"] * prm["mod_depth"]
+        phase = np.exp(1j * prm["phase_rad"])[:, None]
+        if self.config["complex"]:
+            noise = rng.standard_normal((n, npts), dtype=np.float32) + 1j * rng.standard_normal((n, npts), dtype=np.float32)
+            x = (clean * phase + noise_std[:, None] * noise) * prm["scale"][:, None]
+            x = x.astype(np.complex64)
+        else:
+            noise = rng.standard_normal((n, npts), dtype=np.float32)
+            x = ((clean + noise_std[:, None] * noise) * prm["scale"][:, None]).astype(np.float32)
+        y = distance_distribution(self.r_nm, _components(prm)).astype(np.float32)
+        out = {"x": x, "clean": clean, "y": y}
+        out["params/t_start_us"] = -t_pre + prm["zero_time_us"]
+        out["params/dt_us"] = dt
+        out["params/noise_std"] = noise_std
+        for key in ("zero_time_us", "t_max_us", "mod_depth", "bg_k_per_us", "bg_dim", "phase_rad",
+                    "exchange_mhz", "scale"):
+            out[f"params/{key}"] = np.asarray(prm[key], dtype=np.float64)
+        out["params/n_components"] = np.asarray(prm["n_components"], dtype=np.int8)
+        for key in ("comp_mean_nm", "comp_width_nm", "comp_skew", "comp_weight"):
+            out[f"params/{key}"] = np.asarray(prm[key], dtype=np.float32)
+        out["params/comp_shape"] = np.asarray(prm["comp_shape"], dtype=np.int8)
+        return out
+
+
+def _components(prm):
+    return {
+        "shape": prm["comp_shape"],
+        "mean_nm": prm["comp_mean_nm"],
+        "width_nm": prm["comp_width_nm"],
+        "skew": prm["comp_skew"],
+        "weight": prm["comp_weight"],
+    }
+
+
+def _normalise(config: Mapping[str, Any]) -> dict:
+    """Fill missing keys of a stored or user config from the defaults."""
+    merged = {**DEFAULTS, **dict(config)}
+    merged["ranges"] = {k: list(v) for k, v in dict(merged.get("ranges") or {}).items()}
+    unknown = set(merged["ranges"]) - {p.name for p in PARAMS}
+    if unknown:
+        raise KeyError(f"unknown parameter range(s): {sorted(unknown)}")
+    merged["shapes"] = list(merged["shapes"])
+    return merged
+
+
+def reported_time_axis(t_start_us, dt_us, n_points: int) -> np.ndarray:
+    """Reported time axes (n, n_points) from stored ``t_start_us`` and ``dt_us``."""
+    t0 = np.atleast_1d(np.asarray(t_start_us, dtype=float))
+    dt = np.atleast_1d(np.asarray(dt_us, dtype=float))
+    return t0[:, None] + dt[:, None] * np.arange(n_points)[None, :]
