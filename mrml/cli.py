@@ -87,15 +87,195 @@ def info(path, as_json):
     """
     from mrml.io import read
 
-    desc = read(path).describe()
+    spectrum = read(path)
+    desc = spectrum.describe()
+    # Reader notes (e.g. an axis unit that had to be assumed) follow the "read ..." provenance step.
+    desc["notes"] = [step for step in spectrum.provenance if not step.startswith("read ")]
     if as_json:
         emit_json(desc)
         return
     click.echo(f"{path}: {desc['format']}, shape {tuple(desc['shape'])}, {desc['dtype']}")
     for i, ax in enumerate(desc["axes"]):
-        rng = f"{ax['min']:.6g} .. {ax['max']:.6g} {ax['unit']}" if "min" in ax else ""
-        extra = "" if ax.get("uniform", True) else " (non-uniform)"
-        click.echo(f"  axis {i}: {ax['label']:<6} {ax['points']:>6} points  {ax['domain']:<9} {rng}{extra}")
+        rng = f"{ax['min']:.6g} .. {ax['max']:.6g} {ax['unit']}".rstrip() if "min" in ax else ""
+        if not ax.get("uniform", True):
+            rng += " (non-uniform)"
+        elif ax["points"] > 1 and "min" in ax:
+            step = (ax["max"] - ax["min"]) / (ax["points"] - 1)
+            rng += f", step {step:.6g}" + (f" {ax['unit']}" if ax["unit"] else "")
+        click.echo(f"  axis {i}: {ax['label']:<6} {ax['points']:>6} points  {ax['domain']:<9} {rng}")
+    for note in desc["notes"]:
+        click.echo(f"  note: {note}")
+
+
+@main.command()
+@click.argument("kind", metavar="KIND")
+@click.option("--n", "n", type=int, required=True, help="Number of samples (traces) to simulate.")
+@click.option("--out", "out", type=click.Path(), required=True, help="Output store directory (STORE.zarr).")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Base seed; chunk i is generated from default_rng([seed, i]).")
+@click.option("--chunk", type=int, default=None,
+              help="Samples per chunk (default: about 8 MiB of the largest array, 4096 DEER traces).")
+@click.option("--scheduler", default=None, metavar="ADDR",
+              help="dask.distributed scheduler address (tcp://host:8786), or threads|processes|sync "
+                   "for a local scheduler (default threads).")
+@click.option("--workers", type=int, default=None, help="Local worker threads/processes (default: CPU count).")
+@click.option("--resume", is_flag=True, help="Finish an interrupted store (same KIND, settings, seed, n, chunk).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing store.")
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
+              help="Override a simulator setting or parameter range (repeatable): "
+                   "n_points=512, mod_depth=0.2,0.5, shapes=gauss,flat, complex=false.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run summary as one JSON object.")
+@user_errors
+def simulate(kind, n, out, seed, chunk, scheduler, workers, resume, overwrite, settings, no_progress, as_json):
+    """Simulate N training samples of KIND into a zarr store, chunk by chunk.
+
+    KIND names a registered simulator (deer, ...); an unknown KIND lists the
+    available ones. Each chunk is one dask task seeded by (seed, chunk index):
+    an interrupted run is finished with --resume and is then bit-identical to
+    an uninterrupted one. Progress goes to stderr.
+
+    \b
+    Examples:
+      mrml simulate deer --n 200000 --out deer.zarr
+      mrml simulate deer --n 200000 --out deer.zarr --resume
+      mrml simulate deer --n 50000 --out short.zarr --set t_max_us=1,2 --set n_points=128 --seed 3
+      mrml simulate deer --n 10000000 --out big.zarr --scheduler tcp://10.0.0.5:8786 --json
+    """
+    from mrml.errors import MrmlError
+    from simulators.params import parse_value
+
+    overrides = {}
+    for item in settings:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise MrmlError(f"--set expects KEY=VALUE, got {item!r}")
+        overrides[key.strip()] = parse_value(value)
+
+    from mrml.store import write_store
+
+    summary = write_store(out, kind, n=n, chunk=chunk, seed=seed, overrides=overrides, scheduler=scheduler,
+                          workers=workers, resume=resume, overwrite=overwrite,
+                          progress=not no_progress)
+    if as_json:
+        emit_json(summary)
+        return
+    click.echo(f"{summary['path']}: {summary['n']} {kind} samples in {summary['n_chunks']} chunks of "
+               f"{summary['chunk']} ({summary['chunks_written']} written, {summary['chunks_skipped']} already done) "
+               f"in {summary['seconds']:.1f} s, {summary['traces_per_s']:.0f} samples/s")
+
+
+@main.command()
+@click.argument("model", type=click.Choice(["deernet"]))
+@click.option("--data", type=click.Path(exists=True, file_okay=False), help="Training store made by `mrml simulate deer`.")
+@click.option("--simulate", "simulate_kind", type=click.Choice(["deer"]), help="Train on fresh simulations every step.")
+@click.option("--ensemble", default=16, show_default=True, help="Number of networks in the ensemble.")
+@click.option("--steps", default=20000, show_default=True, help="Optimiser steps.")
+@click.option("--batch-size", default=256, show_default=True, help="Traces per member per step.")
+@click.option("--lr", default=2e-3, show_default=True, help="Peak learning rate (one-cycle schedule).")
+@click.option("--seed", default=0, show_default=True, help="Seed of data and initialisation.")
+@click.option("--device", default=None, help="torch device (default: cuda if present, else cpu).")
+@click.option("--time-limit", "time_limit_s", type=float, default=None, help="Stop training after this many seconds.")
+@click.option("--out", "out_dir", required=True, type=click.Path(), help="Output folder for weights and card.json.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output folder's model.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@click.option("--json", "as_json", is_flag=True, help="Print the model card as JSON.")
+@user_errors
+def train(model, data, simulate_kind, ensemble, steps, batch_size, lr, seed, device, time_limit_s, out_dir,
+          overwrite, no_progress, as_json):
+    """Train a registered architecture on a store or on fresh simulations.
+
+    \b
+    Examples:
+      mrml train deernet --simulate deer --ensemble 16 --out runs/deernet
+      mrml simulate deer --n 1000000 --out deer.zarr && mrml train deernet --data deer.zarr --out runs/d2
+    """
+    import shlex
+    from pathlib import Path
+
+    from mrml.errors import InputError
+
+    if bool(data) == bool(simulate_kind):
+        raise InputError("give exactly one of --data STORE.zarr or --simulate deer")
+    if (Path(out_dir) / "card.json").exists() and not overwrite:
+        raise InputError(f"{out_dir} already holds a model; use --overwrite to replace it")
+    from mrml.train import train as run_training
+
+    command = "mrml " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    card = run_training(model, out_dir, data=data, ensemble=ensemble, steps=steps, batch_size=batch_size, lr=lr,
+                        seed=seed, device=device, progress=not no_progress, command=command,
+                        time_limit_s=time_limit_s)
+    if as_json:
+        emit_json(card)
+    else:
+        m = card["metrics_validation"]
+        click.echo(f"wrote {out_dir}: overlap {m['overlap']:.3f}, mean-distance error "
+                   f"{m['mean_distance_error_nm']:.3f} nm, 95% band coverage {m['coverage_significant']:.3f}")
+
+
+@main.command()
+@click.argument("name", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@user_errors
+def models(name, as_json):
+    """List shipped models, or show one model's card.
+
+    \b
+    Examples:
+      mrml models
+      mrml models deernet --json
+    """
+    from mrml.models import list_models, load_card
+
+    if name:
+        card = load_card(name)
+        if as_json:
+            emit_json(card)
+            return
+        click.echo(f"{card['name']}: {card['task']}")
+        click.echo(f"  training: {card['training']['command']}  (seed {card['training']['seed']})")
+        for key, val in card["metrics_validation"].items():
+            click.echo(f"  {key:<32} {val:.4g}" if isinstance(val, float) else f"  {key:<32} {val}")
+        click.echo(f"  sha256 {card['sha256']}")
+        return
+    names = list_models()
+    if as_json:
+        emit_json({n: load_card(n)["task"] for n in names})
+        return
+    for n in names:
+        click.echo(f"{n:<12} {load_card(n)['task']}")
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path())
+@click.option("-o", "--output", type=click.Path(), help="Result CSV for one input.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Output folder for several inputs.")
+@click.option("--plot", type=click.Path(), default=None,
+              help="Figure path for one input; with --out, any value writes DIR/<stem>.png.")
+@click.option("--model", default="deernet", show_default=True, help="Shipped model name or a trained folder.")
+@click.option("--zero-time", "zero_time_us", type=float, default=None, help="Known zero time (us) on the file's axis.")
+@click.option("--time-unit", type=click.Choice(["ns", "us"]), default=None,
+              help="Override the time unit of the file's axis (for exports that omit it).")
+@click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (one object; with --out also DIR/<stem>.json).")
+@user_errors
+def deer(inputs, output, out_dir, plot, model, zero_time_us, time_unit, overwrite, as_json):
+    """Distance distribution P(r) with a calibrated 95 % band from DEER traces.
+
+    INPUTS: Bruker BES3T (.DTA/.DSC), two-column text (t in us, V) or .npy.
+    Writes CSV columns r_nm,P,P_lower,P_upper; --json adds mod_depth, r_mean_nm, warnings.
+
+    \b
+    Examples:
+      mrml deer data/example_deer.DTA -o result.csv --plot result.png
+      mrml deer traces/*.DTA --out results/ --json
+    """
+    from mrml.deer_batch import run_deer
+
+    code = run_deer(inputs, output=output, out_dir=out_dir, plot=plot, model=model, zero_time_us=zero_time_us,
+                    time_unit=time_unit, overwrite=overwrite, as_json=as_json, echo=click.echo, emit=emit_json)
+    if code:
+        sys.exit(code)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -50,7 +50,9 @@ CANONICAL_T_MAX_US = 4.0
 #: Canonical pre-zero times are multiples of this (canonical frame, us).
 PRE_STEP_US = 0.008
 #: Distance grid (canonical frame) over which the kernel integral is taken.
-KERNEL_R_NM = np.geomspace(1.0, 20.0, 384)
+KERNEL_R_NM = np.geomspace(0.75, 20.0, 448)
+#: Shortest physical distance (nm): below it P(r) is zero (closer spins are not point dipoles).
+R_MIN_NM = 1.0
 
 PARAMS = (
     Param("t_max_us", "us", 1.0, 8.0, "log-uniform", "Dipolar evolution window after zero time."),
@@ -257,15 +259,45 @@ def _row_weights(r2):
     return w
 
 
+_CELL_SUBPOINTS = 6
 _KERNEL_R_WEIGHTS = _trapezoid_weights(KERNEL_R_NM).astype(np.float32)
+
+
+_TABLE_STEP = 1e-3  # in cycles of the dipolar frequency (nu_dd * t)
+
+
+@functools.lru_cache(maxsize=1)
+def _cell_kernel_table():
+    """Cell-averaged kernel as a function of x = nu_dd * t >= 0 (cycles).
+
+    On a log-spaced distance grid every cell spans the same ratio of
+    frequencies, so the kernel averaged over a cell depends on ``x`` alone and
+    one table serves every cell; averaging makes short distances, whose phase
+    changes fast with r at long times, integrate out instead of aliasing.
+    """
+    ratio = KERNEL_R_NM[1] / KERNEL_R_NM[0]
+    x_max = float(dipolar_frequency_mhz(KERNEL_R_NM[0])) * CANONICAL_T_MAX_US * ratio**3 * 1.01
+    x = np.arange(0.0, x_max + 2 * _TABLE_STEP, _TABLE_STEP)
+    r_unit = np.cbrt(D_MHZ_NM3)  # distance of a 1 MHz dipolar frequency: t in us = x
+    k_cos = np.zeros_like(x)
+    k_sin = np.zeros_like(x)
+    for f in ratio ** ((np.arange(_CELL_SUBPOINTS) + 0.5) / _CELL_SUBPOINTS - 0.5):
+        kc, ks = dipolar_kernel_terms(x, [r_unit * f])
+        k_cos += kc[:, 0]
+        k_sin += ks[:, 0]
+    return x, k_cos / _CELL_SUBPOINTS, k_sin / _CELL_SUBPOINTS
 
 
 @functools.lru_cache(maxsize=256)
 def _canonical_kernels(pre_steps: int, n_points: int):
-    """Cosine/sine kernels (float32) for canonical grid with ``pre_steps`` * PRE_STEP_US before zero."""
+    """Cell-averaged cosine/sine kernels (float32) on the canonical grid with ``pre_steps`` * PRE_STEP_US before zero."""
     t_pre = pre_steps * PRE_STEP_US
     tau = np.linspace(-t_pre, CANONICAL_T_MAX_US, n_points)
-    k_cos, k_sin = dipolar_kernel_terms(tau, KERNEL_R_NM)
+    x_tab, c_tab, s_tab = _cell_kernel_table()
+    x = tau[:, None] * dipolar_frequency_mhz(KERNEL_R_NM)[None, :]
+    ax = np.abs(x).ravel()
+    k_cos = np.interp(ax, x_tab, c_tab).reshape(x.shape)
+    k_sin = (np.sign(x).ravel() * np.interp(ax, x_tab, s_tab)).reshape(x.shape)
     return k_cos.astype(np.float32), k_sin.astype(np.float32), tau
 
 
@@ -385,6 +417,7 @@ class DeerSimulator:
         s13 = np.cbrt(prm["t_max_us"] / CANONICAL_T_MAX_US)
         r_phys = KERNEL_R_NM[None, :] * s13[:, None]
         p = distance_distribution(r_phys, _components(prm), normalise=False)
+        p[r_phys < R_MIN_NM] = 0.0
         # quadrature weights on the scaled grid are s13 * the canonical ones; s13 cancels on normalising
         wts = p * _KERNEL_R_WEIGHTS[None, :]
         wts /= wts.sum(axis=1, keepdims=True)

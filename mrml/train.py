@@ -1,0 +1,264 @@
+"""Training loops: DEERNet ensembles on on-the-fly simulation or on a zarr store.
+
+The whole ensemble trains in one batched model; every member draws its own
+minibatch from a pool of examples that is partly refreshed with new
+simulations as training goes (``--simulate``) or streamed chunk by chunk from
+a store (``--data``). After training the band is calibrated and the metrics
+measured on validation traces simulated with a different seed; weights,
+``card.json`` and the sha256 go to the output folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from mrml import calibration, metrics
+from mrml.deer_data import CANONICAL_R_NM, N_INPUT, TRAINING_PRESET, DeerExampleStream, examples_from_arrays
+from mrml.device import autocast as _autocast
+from mrml.device import pick_device
+from mrml.errors import InputError
+from mrml.nets.deernet import DeerNetEnsemble
+
+ARCHITECTURES = ("deernet",)
+DEFAULT_HPARAMS = {"hidden": 256, "n_layers": 3}
+
+
+class _Pool:
+    """Examples in memory; members draw independent minibatches; rows are replaced as new data arrive."""
+
+    def __init__(self, x, p):
+        self.x, self.p = x, p
+        self.cursor = 0
+
+    def replace(self, x, p):
+        n = len(x)
+        idx = (self.cursor + np.arange(n)) % len(self.x)
+        self.x[idx], self.p[idx] = x, p
+        self.cursor = int((self.cursor + n) % len(self.x))
+
+    def draw(self, rng, n_members, batch_size):
+        idx = rng.integers(0, len(self.x), (n_members, batch_size))
+        return self.x[idx], self.p[idx]
+
+
+def _store_batches(path, rng):
+    """Yield (x, p) from a store's chunks in random order, forever."""
+    from mrml import store
+
+    info = store.open_store(path)
+    n_chunks = int(math.ceil(info["n"] / info["chunk"]))
+    while True:
+        for i in rng.permutation(n_chunks):
+            arrays = store.read_chunk(path, int(i))
+            x, p, _ = examples_from_arrays(arrays)
+            yield x, p
+
+
+def _progress(step: int, steps: int, elapsed_s: float, time_limit_s: float | None) -> float:
+    """Fraction of training done: by steps, or by time when a time limit is set and binds first."""
+    done = step / steps
+    if time_limit_s:
+        done = max(done, elapsed_s / time_limit_s)
+    return min(done, 1.0)
+
+
+def _learning_rate(done: float, peak: float, *, warmup: float = 0.03, floor: float = 0.005) -> float:
+    """Linear warm-up, then cosine decay to ``floor * peak``, as a function of the fraction done."""
+    if done < warmup:
+        return peak * (0.1 + 0.9 * done / warmup)
+    x = (done - warmup) / (1.0 - warmup)
+    return peak * (floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * min(x, 1.0))))
+
+
+def _loss(pred, target):
+    """Squared error on P and on its cumulative distribution (locates peaks), summed over r."""
+    mse = ((pred - target) ** 2).sum(-1)
+    cdf = ((torch.cumsum(pred, -1) - torch.cumsum(target, -1)) ** 2).sum(-1) / target.shape[-1]
+    return (mse + cdf).mean() * 100.0
+
+
+def predict_members(model: DeerNetEnsemble, x, *, batch_size: int = 4096, device=None) -> np.ndarray:
+    """Member predictions (K, n, nr) as probabilities per grid point."""
+    device = device or next(model.parameters()).device
+    model.eval()
+    out = []
+    with torch.no_grad(), _autocast(device):
+        for i in range(0, len(x), batch_size):
+            xb = torch.as_tensor(np.asarray(x[i:i + batch_size], dtype=np.float32), device=device)
+            out.append(model(xb).float().cpu().numpy())
+    return np.concatenate(out, axis=1)
+
+
+def validation_set(n: int, seed: int, overrides=None):
+    """Simulated validation examples (x, p, raw arrays) from their own seed."""
+    stream = DeerExampleStream(overrides)
+    rng = np.random.default_rng([seed, 1_000_003])
+    xs, ps = [], []
+    while sum(len(x) for x in xs) < n:
+        x, p, _ = stream.batch(min(2048, n), rng)
+        xs.append(x)
+        ps.append(p)
+    return np.concatenate(xs)[:n], np.concatenate(ps)[:n]
+
+
+def evaluate(model, x, p_true, calib: dict) -> dict:
+    """Metrics of the calibrated ensemble on examples (densities on the canonical grid)."""
+    dr = CANONICAL_R_NM[1] - CANONICAL_R_NM[0]
+    members = predict_members(model, x) / dr
+    mean, sd = members.mean(0), members.std(0)
+    lo, hi = calibration.band(mean, sd, calib)
+    return metrics.summary(mean, lo, hi, p_true / dr, CANONICAL_R_NM)
+
+
+def train_deernet(out_dir, *, data=None, ensemble: int = 16, steps: int = 20000, batch_size: int = 256,
+                  lr: float = 2e-3, seed: int = 0, pool_size: int = 131072, refresh: int = 4096,
+                  refresh_every: int = 50, n_val: int = 4000, hidden: int = DEFAULT_HPARAMS["hidden"],
+                  n_layers: int = DEFAULT_HPARAMS["n_layers"], device: str | None = None,
+                  progress: bool = True, command: str | None = None, time_limit_s: float | None = None) -> dict:
+    """Train a DEERNet ensemble and write weights, calibration and model card.
+
+    Parameters
+    ----------
+    out_dir : path
+        Output folder (created); gets ``weights.pt``, ``card.json``, ``loss.csv``.
+    data : path, optional
+        A zarr store made by ``mrml simulate deer``; default is fresh simulation.
+    ensemble, steps, batch_size, lr, seed : training settings
+        ``batch_size`` is per member.
+    pool_size, refresh, refresh_every : on-the-fly simulation settings
+        Examples held in memory, and how many are replaced every ``refresh_every`` steps.
+    time_limit_s : float, optional
+        Training budget in seconds: the learning-rate schedule follows whichever of
+        steps or time runs out first, so a time-limited run still anneals properly.
+
+    Returns
+    -------
+    dict
+        The model card.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    dev = pick_device(device)
+    if dev.type == "cpu":
+        torch.set_num_threads(max(1, os.cpu_count() or 1))
+    torch.manual_seed(seed)
+    rng = np.random.default_rng([seed, 7])
+    stream = DeerExampleStream()
+    store_iter = _store_batches(data, rng) if data else None
+
+    def more(n):
+        if store_iter is not None:
+            return next(store_iter)
+        x, p, _ = stream.batch(n, rng)
+        return x, p
+
+    t_start = time.time()
+    xs, ps = [], []
+    while sum(len(x) for x in xs) < pool_size:
+        x, p = more(8192)
+        xs.append(x)
+        ps.append(p)
+    pool = _Pool(np.concatenate(xs)[:pool_size], np.concatenate(ps)[:pool_size])
+    t_pool = time.time() - t_start
+
+    model = DeerNetEnsemble(n_in=N_INPUT, n_out=CANONICAL_R_NM.size, hidden=hidden, n_layers=n_layers,
+                            n_members=ensemble).to(dev)
+    opt = torch.optim.Adam(model.parameters(), lr=_learning_rate(0.0, lr))
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=steps, desc="train deernet", unit="step", file=sys.stderr, mininterval=1.0)
+    losses = []
+    t_train = time.time()
+    step = 0
+    model.train()
+    for step in range(1, steps + 1):
+        if refresh and step % refresh_every == 0:
+            pool.replace(*more(refresh))
+        xb, pb = pool.draw(rng, ensemble, batch_size)
+        xb = torch.as_tensor(xb, device=dev)
+        pb = torch.as_tensor(pb, device=dev)
+        with _autocast(dev):
+            pred = model(xb)
+        loss = _loss(pred.float(), pb)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        done = _progress(step, steps, time.time() - t_train, time_limit_s)
+        for group in opt.param_groups:
+            group["lr"] = _learning_rate(done, lr)
+        losses.append(float(loss.detach()))
+        if bar is not None:
+            bar.update(1)
+            if step % 50 == 0:
+                bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}")
+        if done >= 1.0:
+            break
+    if bar is not None:
+        bar.close()
+    train_s = time.time() - t_train
+
+    x_val, p_val = validation_set(n_val, seed + 1)
+    dr = CANONICAL_R_NM[1] - CANONICAL_R_NM[0]
+    members = predict_members(model, x_val) / dr
+    calib = calibration.fit_band(members.mean(0), members.std(0), p_val / dr)
+    # fresh validation traces (another seed) for the reported figures, so calibration is not scored on itself
+    x_chk, p_chk = validation_set(n_val, seed + 2)
+    val_metrics = evaluate(model, x_chk, p_chk, calib)
+
+    weights_path = out / "weights.pt"
+    state = {k: v.detach().to("cpu", torch.float16 if v.is_floating_point() else v.dtype)
+             for k, v in model.state_dict().items()}
+    tmp = weights_path.with_suffix(".pt.tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, weights_path)
+    sha = hashlib.sha256(weights_path.read_bytes()).hexdigest()
+    np.savetxt(out / "loss.csv", np.asarray(losses), header="loss", comments="", fmt="%.6g")
+    card: dict[str, Any] = {
+        "name": "deernet",
+        "architecture": "deernet",
+        "hparams": model.hparams,
+        "task": "DEER trace -> distance distribution P(r) with calibrated 95% band",
+        "input": {"n_points": N_INPUT, "canonical_window_us": 4.0,
+                  "preprocessing": "mrml.stages.deer_prep.prepare (phase, zero time, V(0)=1, resample)"},
+        "output": {"r_nm_canonical": [float(CANONICAL_R_NM[0]), float(CANONICAL_R_NM[-1]), int(CANONICAL_R_NM.size)],
+                   "scaling": "r = r_canonical * (window_us / 4.0)**(1/3)"},
+        "calibration": calib,
+        "training": {
+            "command": command,
+            "data": str(data) if data else "on-the-fly simulation",
+            "simulator": "deer", "simulator_preset": TRAINING_PRESET,
+            "seed": seed, "validation_seeds": [seed + 1, seed + 2],
+            "steps": step, "batch_size_per_member": batch_size, "lr": lr, "pool_size": pool_size,
+            "device": str(dev), "torch": torch.__version__,
+            "seconds_pool": round(t_pool, 1), "seconds_train": round(train_s, 1),
+            "final_loss": float(np.mean(losses[-200:])),
+        },
+        "metrics_validation": val_metrics,
+        "weights": "weights.pt",
+        "weights_dtype": "float16",
+        "sha256": sha,
+        "size_bytes": weights_path.stat().st_size,
+    }
+    tmp = out / "card.json.tmp"
+    tmp.write_text(json.dumps(card, indent=2))
+    os.replace(tmp, out / "card.json")
+    return card
+
+
+def train(architecture: str, out_dir, **kwargs) -> dict:
+    """Train a registered architecture (see :data:`ARCHITECTURES`)."""
+    if architecture not in ARCHITECTURES:
+        raise InputError(f"unknown model architecture {architecture!r}; available: {', '.join(ARCHITECTURES)}")
+    return train_deernet(out_dir, **kwargs)

@@ -1,0 +1,51 @@
+"""A seconds-long training run: the loss falls and the output is a loadable, verified model."""
+
+import hashlib
+import json
+
+import numpy as np
+import pytest
+
+from mrml import models
+from mrml.train import train_deernet
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    out = tmp_path_factory.mktemp("tiny")
+    card = train_deernet(out, ensemble=2, steps=150, batch_size=64, lr=3e-3, seed=3, pool_size=4096, refresh=512,
+                         refresh_every=25, n_val=300, hidden=64, n_layers=2, progress=False, command="test")
+    return out, card
+
+
+def test_loss_falls(tiny_model):
+    out, _ = tiny_model
+    loss = np.loadtxt(out / "loss.csv", skiprows=1)
+    assert loss.size == 150
+    assert loss[-20:].mean() < 0.6 * loss[:20].mean()
+
+
+def test_card_and_weights_are_consistent(tiny_model):
+    out, card = tiny_model
+    on_disk = json.loads((out / "card.json").read_text())
+    assert on_disk["sha256"] == hashlib.sha256((out / "weights.pt").read_bytes()).hexdigest()
+    assert on_disk["training"]["seed"] == 3
+    m = on_disk["metrics_validation"]
+    assert 0.0 < m["overlap"] <= 1.0
+    # the calibrated band reaches its nominal coverage on the validation traces it was fitted to
+    assert card["calibration"]["coverage_significant"] >= 0.95
+    assert all(g["coverage_significant"] >= 0.95 for g in card["calibration"]["groups"])
+    model, card2 = models.load_model(out, device="cpu")
+    assert card2["hparams"]["n_members"] == 2
+
+
+def test_tampered_weights_are_refused(tiny_model, tmp_path):
+    out, _ = tiny_model
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "card.json").write_text((out / "card.json").read_text())
+    data = bytearray((out / "weights.pt").read_bytes())
+    data[-10] ^= 0xFF
+    (bad / "weights.pt").write_bytes(bytes(data))
+    with pytest.raises(models.InputError, match="sha256"):
+        models.verify(bad)
