@@ -98,8 +98,12 @@ def _noise_std(v):
     return float(1.4826 * np.median(np.abs(d - np.median(d))) / np.sqrt(2.0))
 
 
+def _k_grid(t_max_us: float, n_k: int = 96):
+    return np.concatenate([[0.0], np.geomspace(0.01, 4.0, n_k - 1)]) / max(t_max_us, 1e-6)
+
+
 def fit_background(t_us, v, dipolar, *, n_k: int = 96):
-    """Fit ``v = a B + b B D`` with ``B = exp(-k t)`` over a grid of k; return lam, k, fit, background, rss.
+    """Fit ``v = a B + b B D`` with ``B = exp(-k t)`` on a grid of k (all k solved at once).
 
     Parameters
     ----------
@@ -107,32 +111,31 @@ def fit_background(t_us, v, dipolar, *, n_k: int = 96):
         Times from zero and normalised trace (t >= 0).
     dipolar : ndarray (m,)
         Intramolecular dipolar signal D(t) of the estimated P(r), D(0) = 1.
+
+    Returns
+    -------
+    lam, k_per_us, fit, background, rss, rss_background_only
+        ``background`` is the plotted ``A (1 - lam) B``; ``rss_background_only``
+        is the residual of the best fit without any dipolar term.
     """
-    t_max = max(float(t_us[-1]), 1e-6)
-    k_grid = np.concatenate([[0.0], np.geomspace(0.01, 4.0, n_k - 1)]) / t_max
-    best = None
-    for k in k_grid:
-        b = np.exp(-k * t_us)
-        design = np.column_stack([b, b * dipolar])
-        coef, *_ = np.linalg.lstsq(design, v, rcond=None)
-        fit = design @ coef
-        rss = float(np.sum((v - fit) ** 2))
-        if best is None or rss < best[-1]:
-            best = (coef, k, fit, b, rss)
-    coef, k, fit, b, rss = best
-    amp = coef[0] + coef[1]
-    lam = float(coef[1] / amp) if amp != 0 else 0.0
-    return lam, float(k), fit, amp * (1 - lam) * b, rss
-
-
-def _background_only_rss(t_us, v, n_k=96):
-    t_max = max(float(t_us[-1]), 1e-6)
-    best = np.inf
-    for k in np.concatenate([[0.0], np.geomspace(0.01, 4.0, n_k - 1)]) / t_max:
-        b = np.exp(-k * t_us)
-        a = float(b @ v / (b @ b))
-        best = min(best, float(np.sum((v - a * b) ** 2)))
-    return best
+    k = _k_grid(float(t_us[-1]), n_k)
+    b = np.exp(-k[:, None] * t_us[None, :])  # (nk, m)
+    bd = b * dipolar[None, :]
+    # 2x2 normal equations per k
+    s11, s12, s22 = (b * b).sum(1), (b * bd).sum(1), (bd * bd).sum(1)
+    r1, r2 = b @ v, bd @ v
+    det = s11 * s22 - s12**2
+    det = np.where(np.abs(det) > 1e-300, det, np.inf)
+    a_coef = (s22 * r1 - s12 * r2) / det
+    b_coef = (s11 * r2 - s12 * r1) / det
+    fits = a_coef[:, None] * b + b_coef[:, None] * bd
+    rss = ((v[None, :] - fits) ** 2).sum(1)
+    i = int(np.argmin(rss))
+    amp = a_coef[i] + b_coef[i]
+    lam = float(b_coef[i] / amp) if amp != 0 else 0.0
+    a_only = r1 / s11
+    rss_bg = float(np.min(((v[None, :] - a_only[:, None] * b) ** 2).sum(1)))
+    return lam, float(k[i]), fits[i], a_coef[i] * b[i], float(rss[i]), rss_bg
 
 
 def analyse(spectra: Sequence[Spectrum] | Spectrum, *, model="deernet", device: str | None = None,
@@ -197,10 +200,9 @@ def _finish(sp, t, v, prep, r, p, lo, hi, member_means, card, model_name) -> Dee
     tt, vv = t[keep] - t0, rot[keep] / prep.amplitude[0]
     dr = np.gradient(r)
     dip = dipolar_kernel(tt, r) @ (p * dr) / max(float(np.sum(p * dr)), 1e-12)
-    lam, k, fit, bg, rss = fit_background(tt, vv, dip)
+    lam, k, fit, bg, rss, rss_bg = fit_background(tt, vv, dip)
     noise = _noise_std(vv)
     mnr = lam / noise if noise > 0 else np.inf
-    rss_bg = _background_only_rss(tt, vv)
     # is the dipolar term needed at all? improvement against the noise expected for a couple of parameters
     gain = (rss_bg - rss) / max(noise**2, 1e-20)
     name = sp.source or "trace"
