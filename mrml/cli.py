@@ -117,7 +117,7 @@ def info(path, as_json):
               help="Samples per chunk (default: about 8 MiB of the largest array, 4096 DEER traces).")
 @click.option("--scheduler", default=None, metavar="ADDR",
               help="dask.distributed scheduler address (tcp://host:8786), or threads|processes|sync "
-                   "for a local scheduler (default threads).")
+                   "for a local scheduler (default threads; processes without threadpoolctl).")
 @click.option("--workers", type=int, default=None, help="Local worker threads/processes (default: CPU count).")
 @click.option("--resume", is_flag=True, help="Finish an interrupted store (same KIND, settings, seed, n, chunk).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing store.")

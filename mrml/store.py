@@ -64,12 +64,13 @@ from mrml.errors import InputError, MrmlError
 STORE_VERSION = 1
 #: Target uncompressed size (bytes) of one chunk of the largest array, used by :func:`default_chunk`.
 TARGET_CHUNK_BYTES = 8 * 2**20
-#: Local dask scheduler used when ``scheduler`` is None. Threads: numpy, BLAS and
-#: Blosc release the GIL for most of a chunk's work; threads share one kernel
-#: cache, start instantly and need no ``if __name__ == "__main__"`` guard in
-#: the caller's script. On 2 cores, ``processes`` measured within noise of it
-#: (it pays a spawn and a kernel-cache build per worker); see
-#: ``benchmarks/bench_simulate.py``.
+#: Local dask scheduler used when ``scheduler`` is None and ``threadpoolctl`` is
+#: installed. Threads: numpy, BLAS and Blosc release the GIL for most of a
+#: chunk's work; threads share one kernel cache, start at once and need no
+#: ``if __name__ == "__main__"`` guard in the caller's script. Without
+#: ``threadpoolctl`` this process's OpenBLAS cannot be made single-threaded,
+#: and its spinning threads made a busy 2-core machine ~5x slower, so the
+#: default is then ``"processes"`` (spawned workers read ``OPENBLAS_NUM_THREADS=1``).
 DEFAULT_SCHEDULER = "threads"
 MANIFEST = "manifest/done"
 _PARTIAL = re.compile(r"\.[0-9a-f]{32}\.partial$")
@@ -316,8 +317,9 @@ class TrainingStore:
     Notes
     -----
     ``store["x"]`` and ``store["params/mod_depth"]`` give the zarr arrays
-    (lazy; slice them to read). :attr:`arrays` lists the data arrays (not the
-    manifest).
+    (lazy; slice them to read); other keys are root attributes
+    (``store["n"]``, ``store["config"]``). :attr:`arrays` lists the data
+    arrays (not the manifest).
     """
 
     path: Path
@@ -374,12 +376,16 @@ class TrainingStore:
         return {name: self.group[name] for name in self.names}
 
     def __getitem__(self, name: str):
-        if name not in self.names:
-            raise KeyError(f"{self.path} has no array {name!r}; arrays: {', '.join(self.names)}")
-        return self.group[name]
+        """A data array (``"x"``, ``"params/mod_depth"``) or else a root attribute (``"n"``)."""
+        if name in self.names:
+            return self.group[name]
+        attrs = self.group.attrs
+        if name in attrs:
+            return attrs[name]
+        raise KeyError(f"{self.path} has no array or attribute {name!r}; arrays: {', '.join(self.names)}")
 
     def __contains__(self, name: str) -> bool:
-        return name in self.names
+        return name in self.names or name in self.group.attrs
 
     def rows(self, i: int) -> slice:
         """Sample rows of chunk ``i``."""
@@ -517,10 +523,18 @@ def _cached_simulator(kind: str, config_json: str):
     return sim
 
 
+def _have_threadpoolctl() -> bool:
+    try:
+        import threadpoolctl  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def _local_scheduler(scheduler) -> str | None:
     """dask's name of a local scheduler, or None for a dask.distributed address or Client."""
     if scheduler is None:
-        return DEFAULT_SCHEDULER
+        return DEFAULT_SCHEDULER if _have_threadpoolctl() else "processes"
     if not isinstance(scheduler, str) or "://" in scheduler:
         return None
     name = {"sync": "synchronous", "single-threaded": "synchronous"}.get(scheduler, scheduler)
@@ -554,8 +568,9 @@ def write_store(path, kind: str, *, n: int, chunk: int | None = None, seed: int 
     config : mapping, optional
         A full simulator config instead (e.g. another store's ``config``).
     scheduler : str or distributed.Client, optional
-        None or ``"threads"`` (default), ``"processes"`` or ``"sync"`` for the
-        local dask schedulers; an address such as ``"tcp://host:8786"`` (or a
+        ``"threads"``, ``"processes"`` or ``"sync"`` for the local dask
+        schedulers (default: threads, or processes when ``threadpoolctl`` is
+        not installed, see :data:`DEFAULT_SCHEDULER`); an address such as ``"tcp://host:8786"`` (or a
         ``distributed.Client``) runs the tasks on that dask.distributed cluster.
     workers : int, optional
         Worker threads/processes of the local schedulers (default: CPU count).

@@ -56,6 +56,9 @@ def _store_batches(path, rng):
     from mrml import store
 
     info = store.open_store(path)
+    if not info.complete:
+        raise InputError(f"{path} is not complete ({store.status(path)['done']} chunks written); "
+                         "finish it with `mrml simulate ... --resume`")
     n_chunks = int(math.ceil(info["n"] / info["chunk"]))
     while True:
         for i in rng.permutation(n_chunks):

@@ -17,6 +17,8 @@ from mrml.errors import InputError
 from mrml.store import open_store, status, write_store
 
 CLI = [sys.executable, "-m", "mrml.cli", "simulate"]
+#: Local scheduler (threads start at once; the default is processes without threadpoolctl).
+LOCAL = "threads"
 
 
 def run_cli(*args, timeout=120):
@@ -44,7 +46,8 @@ def assert_one_line_error(result, *needles):
 def test_resume_after_sigkill_is_bit_identical(tmp_path):
     n, chunk, seed = 2000, 100, 11  # 20 small chunks (~0.1 s each): killed after the first few
     killed = tmp_path / "killed.zarr"
-    args = ["deer", "--n", n, "--chunk", chunk, "--seed", seed, "--out", killed, "--no-progress"]
+    args = ["deer", "--n", n, "--chunk", chunk, "--seed", seed, "--out", killed, "--no-progress",
+            "--scheduler", LOCAL]
     proc = subprocess.Popen([*CLI, *map(str, args)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             start_new_session=True)
     try:
@@ -71,7 +74,7 @@ def test_resume_after_sigkill_is_bit_identical(tmp_path):
     assert summary["chunks_written"] == at_kill["total"] - at_kill["done"] and summary["complete"]
 
     reference = tmp_path / "reference.zarr"
-    write_store(reference, "deer", n=n, chunk=chunk, seed=seed, progress=False)
+    write_store(reference, "deer", n=n, chunk=chunk, seed=seed, progress=False, scheduler=LOCAL)
     assert_stores_equal(killed, reference)
 
 
@@ -79,7 +82,7 @@ def test_distributed_cluster_matches_local(tmp_path):
     distributed = pytest.importorskip("distributed")
     n, chunk, seed = 600, 100, 3
     local = tmp_path / "local.zarr"
-    write_store(local, "deer", n=n, chunk=chunk, seed=seed, progress=False)
+    write_store(local, "deer", n=n, chunk=chunk, seed=seed, progress=False, scheduler=LOCAL)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=None, silence_logs=50) as cluster:
         remote = tmp_path / "remote.zarr"
@@ -91,7 +94,7 @@ def test_distributed_cluster_matches_local(tmp_path):
         assert summary["scheduler"] == cluster.scheduler_address and summary["chunks_written"] == 6
         # the library entry point, on the same cluster, resuming a half-written store
         half = tmp_path / "half.zarr"
-        write_store(half, "deer", n=n, chunk=chunk, seed=seed, progress=False)
+        write_store(half, "deer", n=n, chunk=chunk, seed=seed, progress=False, scheduler=LOCAL)
         store = open_store(half, mode="r+")
         store.group["manifest/done"][::2] = 0
         summary = write_store(half, "deer", n=n, chunk=chunk, seed=seed, resume=True,
@@ -103,7 +106,7 @@ def test_distributed_cluster_matches_local(tmp_path):
 
 def test_refusals_are_one_line(tmp_path):
     out = tmp_path / "s.zarr"
-    write_store(out, "deer", n=200, chunk=100, progress=False)
+    write_store(out, "deer", n=200, chunk=100, progress=False, scheduler=LOCAL)
 
     assert_one_line_error(run_cli("deer", "--n", 200, "--chunk", 100, "--out", out),
                           "exists", "--overwrite")
@@ -125,7 +128,8 @@ def test_help_has_examples():
 def test_set_overrides_reach_the_store(tmp_path):
     out = tmp_path / "o.zarr"
     result = CliRunner().invoke(main, ["simulate", "deer", "--n", "64", "--out", str(out), "--set", "n_points=64",
-                                       "--set", "mod_depth=0.2,0.4", "--set", "complex=false", "--json"])
+                                       "--set", "mod_depth=0.2,0.4", "--set", "complex=false",
+                                       "--scheduler", LOCAL, "--json"])
     assert result.exit_code == 0, result.output
     store = open_store(out)
     assert store.config["n_points"] == 64 and store.config["ranges"]["mod_depth"] == [0.2, 0.4]

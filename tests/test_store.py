@@ -25,6 +25,9 @@ from mrml.store import (
 from simulators import get_simulator
 
 N, CHUNK, SEED = 1000, 128, 5  # 8 chunks, the last one short (104 rows)
+#: Local scheduler for tests that do not test schedulers (threads start at once;
+#: the default is processes when threadpoolctl is not installed).
+LOCAL = "threads"
 
 
 def assert_stores_equal(a, b):
@@ -40,7 +43,7 @@ def assert_stores_equal(a, b):
 @pytest.fixture(scope="module")
 def store_path(tmp_path_factory):
     path = tmp_path_factory.mktemp("store") / "deer.zarr"
-    summary = write_store(path, "deer", n=N, chunk=CHUNK, seed=SEED, progress=False)
+    summary = write_store(path, "deer", n=N, chunk=CHUNK, seed=SEED, progress=False, scheduler=LOCAL)
     assert summary["chunks_written"] == 8 and summary["complete"]
     return path
 
@@ -60,6 +63,9 @@ def test_layout_and_attributes(store_path):
         assert arr.shape == (N, *shape) and arr.chunks == (CHUNK, *shape) and arr.dtype == np.dtype(dtype)
         assert arr.metadata.zarr_format == 3
         assert arr.compressors, f"{name} is not compressed"
+    assert (store["n"], store["chunk"], store["seed"]) == (N, CHUNK, SEED) and "config" in store
+    with pytest.raises(KeyError, match="no array or attribute 'nope'"):
+        store["nope"]
     root = zarr.open_group(str(store_path), mode="r")
     assert isinstance(root["params"], zarr.Group) and "mod_depth" in root["params"]
     st = status(store_path)
@@ -68,11 +74,19 @@ def test_layout_and_attributes(store_path):
 
 def test_same_seed_identical_other_seed_different(store_path, tmp_path):
     again = tmp_path / "again.zarr"
-    write_store(again, "deer", n=N, chunk=CHUNK, seed=SEED, scheduler="sync", progress=False)
+    write_store(again, "deer", n=N, chunk=CHUNK, seed=SEED, progress=False, scheduler=LOCAL)
     assert_stores_equal(store_path, again)
     other = tmp_path / "other.zarr"
-    write_store(other, "deer", n=N, chunk=CHUNK, seed=SEED + 1, progress=False)
+    write_store(other, "deer", n=N, chunk=CHUNK, seed=SEED + 1, progress=False, scheduler=LOCAL)
     assert not np.array_equal(open_store(store_path)["x"][:], open_store(other)["x"][:])
+
+
+@pytest.mark.parametrize("scheduler", ["processes", "sync"])
+def test_local_schedulers_agree(store_path, tmp_path, scheduler):
+    path = tmp_path / f"{scheduler}.zarr"
+    summary = write_store(path, "deer", n=N, chunk=CHUNK, seed=SEED, scheduler=scheduler, workers=2, progress=False)
+    assert summary["scheduler"] == {"sync": "synchronous"}.get(scheduler, scheduler)
+    assert_stores_equal(store_path, path)
 
 
 def test_chunk_regenerates_alone(store_path):
@@ -102,43 +116,43 @@ def test_resume_rewrites_chunks_without_marker(store_path, tmp_path):
     assert st["missing"] == [1, 3, 4, 6, 7]
     with pytest.raises(InputError, match="chunk 1 has not been written"):
         read_chunk(path, 1)
-    summary = write_store(path, "deer", n=N, chunk=CHUNK, seed=SEED, resume=True, progress=False)
+    summary = write_store(path, "deer", n=N, chunk=CHUNK, seed=SEED, resume=True, progress=False, scheduler=LOCAL)
     assert (summary["chunks_written"], summary["chunks_skipped"], summary["complete"]) == (5, 3, True)
     assert_stores_equal(store_path, path)
     # resuming a complete store does nothing
-    summary = write_store(path, "deer", n=N, chunk=CHUNK, seed=SEED, resume=True, progress=False)
+    summary = write_store(path, "deer", n=N, chunk=CHUNK, seed=SEED, resume=True, progress=False, scheduler=LOCAL)
     assert (summary["chunks_written"], summary["chunks_skipped"]) == (0, 8)
 
 
 def test_refusals(store_path, tmp_path):
     with pytest.raises(MrmlError, match="exists; use --overwrite"):
-        write_store(store_path, "deer", n=N, chunk=CHUNK, seed=SEED, progress=False)
+        write_store(store_path, "deer", n=N, chunk=CHUNK, seed=SEED, progress=False, scheduler=LOCAL)
     with pytest.raises(MrmlError, match=r"seed differs \(store 5, requested 6\)"):
-        write_store(store_path, "deer", n=N, chunk=CHUNK, seed=6, resume=True, progress=False)
+        write_store(store_path, "deer", n=N, chunk=CHUNK, seed=6, resume=True, progress=False, scheduler=LOCAL)
     with pytest.raises(MrmlError, match=r"chunk differs"):
-        write_store(store_path, "deer", n=N, chunk=64, seed=SEED, resume=True, progress=False)
+        write_store(store_path, "deer", n=N, chunk=64, seed=SEED, resume=True, progress=False, scheduler=LOCAL)
     with pytest.raises(MrmlError, match=r"config differs: n_points \(store 256, requested 128\)"):
         write_store(store_path, "deer", n=N, chunk=CHUNK, seed=SEED, resume=True,
-                    overrides={"n_points": 128}, progress=False)
+                    overrides={"n_points": 128}, progress=False, scheduler=LOCAL)
     with pytest.raises(MrmlError, match="unknown setting 'nope'"):
-        write_store(tmp_path / "a.zarr", "deer", n=10, overrides={"nope": 1}, progress=False)
+        write_store(tmp_path / "a.zarr", "deer", n=10, overrides={"nope": 1}, progress=False, scheduler=LOCAL)
     with pytest.raises(MrmlError, match="unknown simulator 'dear'; available: deer"):
-        write_store(tmp_path / "a.zarr", "dear", n=10, progress=False)
+        write_store(tmp_path / "a.zarr", "dear", n=10, progress=False, scheduler=LOCAL)
     with pytest.raises(MrmlError, match="either overwrite or resume"):
-        write_store(tmp_path / "a.zarr", "deer", n=10, overwrite=True, resume=True, progress=False)
+        write_store(tmp_path / "a.zarr", "deer", n=10, overwrite=True, resume=True, progress=False, scheduler=LOCAL)
     # --overwrite never deletes a directory that is not a store
     keep = tmp_path / "keep"
     keep.mkdir()
     (keep / "precious.txt").write_text("x")
     with pytest.raises(MrmlError, match="not a zarr store"):
-        write_store(keep, "deer", n=10, overwrite=True, progress=False)
+        write_store(keep, "deer", n=10, overwrite=True, progress=False, scheduler=LOCAL)
     assert (keep / "precious.txt").exists()
 
 
 def test_overwrite_replaces(tmp_path):
     path = tmp_path / "o.zarr"
-    write_store(path, "deer", n=300, chunk=100, seed=1, progress=False)
-    summary = write_store(path, "deer", n=200, chunk=50, seed=2, overwrite=True, progress=False)
+    write_store(path, "deer", n=300, chunk=100, seed=1, progress=False, scheduler=LOCAL)
+    summary = write_store(path, "deer", n=200, chunk=50, seed=2, overwrite=True, progress=False, scheduler=LOCAL)
     store = open_store(path)
     assert (summary["n_chunks"], store.n, store.seed, store["x"].shape[0]) == (4, 200, 2, 200)
 
@@ -152,7 +166,7 @@ def test_not_a_store(tmp_path):
     with pytest.raises(InputError, match="not an mrml training store"):
         status(tmp_path / "plain.zarr")
     with pytest.raises(InputError, match="not an mrml store"):
-        write_store(tmp_path / "plain.zarr", "deer", n=10, resume=True, progress=False)
+        write_store(tmp_path / "plain.zarr", "deer", n=10, resume=True, progress=False, scheduler=LOCAL)
 
 
 def test_default_chunk_and_generator():
