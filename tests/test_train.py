@@ -49,3 +49,26 @@ def test_tampered_weights_are_refused(tiny_model, tmp_path):
     (bad / "weights.pt").write_bytes(bytes(data))
     with pytest.raises(models.InputError, match="sha256"):
         models.verify(bad)
+
+
+def test_training_from_a_store(tmp_path):
+    from mrml.deer_data import TRAINING_PRESET
+    from mrml.store import write_store
+
+    store = tmp_path / "d.zarr"
+    write_store(store, "deer", n=1024, chunk=512, seed=11, overrides=dict(TRAINING_PRESET), progress=False)
+    card = train_deernet(tmp_path / "m", data=store, ensemble=2, steps=30, batch_size=32, pool_size=1024,
+                         refresh=512, refresh_every=10, n_val=200, hidden=32, n_layers=1, progress=False)
+    assert card["training"]["data"] == str(store)
+    assert (tmp_path / "m" / "weights.pt").exists()
+
+
+def test_incomplete_store_is_refused(tmp_path):
+    from mrml.errors import InputError
+    from mrml.store import create_or_open_store
+    from simulators import get_simulator
+
+    store = tmp_path / "half.zarr"
+    create_or_open_store(store, get_simulator("deer"), n=1024, chunk=512, seed=1)
+    with pytest.raises(InputError, match="not complete"):
+        train_deernet(tmp_path / "m", data=store, ensemble=1, steps=1, pool_size=16, progress=False)
