@@ -141,7 +141,7 @@ def run_deerlab(dl, f: RealFile) -> dict:
 
 # ----------------------------------------------------------------------------- report
 
-HEADER = ["file", "mrml <r> nm", "DeerLab <r> nm", "diff nm", f"within {GOAL_NM}", "overlap", "mrml lam",
+HEADER = ["file", "mrml r_mean nm", "DeerLab r_mean nm", "diff nm", f"within {GOAL_NM}", "overlap", "mrml lam",
           "DeerLab lam", "mrml t0 us", "DeerLab t0 us", "mrml s", "DeerLab s"]
 
 

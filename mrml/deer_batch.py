@@ -17,13 +17,17 @@ from mrml.errors import InputError, MrmlError
 
 
 def _with_time_unit(spectrum, unit):
-    """Reinterpret the time axis numbers in ``unit`` (for exports that omit the unit)."""
+    """Reinterpret the numbers of a time axis stored without its unit as ``unit`` (``ns`` or ``us``).
+
+    Readers convert to us on reading; where the file gave no unit they assumed
+    ns (BES3T, noted in the provenance) or us (text, npy). Undo that
+    assumption, then apply ``unit``.
+    """
     ax = spectrum.axes[0]
-    scale = {"ns": 1e-3, "us": 1.0}[unit]
-    from_us = {"ns": 1e-3, "us": 1.0, "ms": 1e3, "s": 1e6}.get(ax.unit, 1.0)
-    raw = ax.coords() / from_us  # back to the file's numbers
-    new_ax = dataclasses.replace(ax, values=raw * scale, unit="us")
-    return spectrum.replace(axes=(new_ax,) + spectrum.axes[1:], step=f"time axis read as {unit}")
+    assumed_ns = any("assumed ns" in step for step in spectrum.provenance)
+    numbers = ax.coords() * (1e3 if assumed_ns else 1.0)
+    new_ax = dataclasses.replace(ax, values=numbers * {"ns": 1e-3, "us": 1.0}[unit], unit="us")
+    return spectrum.replace(axes=(new_ax,) + spectrum.axes[1:], step=f"time axis numbers read as {unit}")
 
 
 def _check_axis(spectrum):
@@ -77,15 +81,12 @@ def run_deer(inputs, *, output=None, out_dir=None, plot=None, model="deernet", z
             failed.append((p, str(exc)))
     results = []
     if spectra:
-        try:
-            results = list(zip(spectra, analyse([s for _, _, s in spectra], model=model, zero_time_us=zero_time_us)))
-        except MrmlError:
-            # one bad trace must not sink the batch: fall back to one by one
-            for item in spectra:
-                try:
-                    results.append((item, analyse([item[2]], model=model, zero_time_us=zero_time_us)[0]))
-                except MrmlError as exc:
-                    failed.append((item[0], str(exc)))
+        analysed = analyse([s for _, _, s in spectra], model=model, zero_time_us=zero_time_us, errors="return")
+        for item, res in zip(spectra, analysed):
+            if isinstance(res, MrmlError):
+                failed.append((item[0], str(res)))
+            else:
+                results.append((item, res))
     summaries = []
     for (p, (csv, png, js), _), res in results:
         if csv is not None:

@@ -139,8 +139,8 @@ def fit_background(t_us, v, dipolar, *, n_k: int = 96):
 
 
 def analyse(spectra: Sequence[Spectrum] | Spectrum, *, model="deernet", device: str | None = None,
-            zero_time_us: float | None = None) -> list[DeerResult]:
-    """Distance distributions of DEER traces, with the model loaded once for the batch.
+            zero_time_us: float | None = None, errors: str = "raise") -> list:
+    """Distance distributions of DEER traces, with the model loaded and run once for the batch.
 
     Parameters
     ----------
@@ -150,10 +150,13 @@ def analyse(spectra: Sequence[Spectrum] | Spectrum, *, model="deernet", device: 
         Shipped model name or a ``mrml train`` output folder.
     zero_time_us : float, optional
         Known zero time on the file's axis (else found from the data).
+    errors : {"raise", "return"}
+        On a trace that cannot be analysed, raise its :class:`DataError`
+        (default) or put the error in that trace's place in the list.
 
     Returns
     -------
-    list of DeerResult
+    list of DeerResult (or DataError where ``errors="return"``)
 
     Raises
     ------
@@ -165,34 +168,42 @@ def analyse(spectra: Sequence[Spectrum] | Spectrum, *, model="deernet", device: 
     from mrml.models import load_model
     from mrml.train import predict_members
 
+    if errors not in ("raise", "return"):
+        raise ValueError("errors must be 'raise' or 'return'")
     if isinstance(spectra, Spectrum):
         spectra = [spectra]
     net, card = load_model(model, device=device)
     r_c = np.linspace(*card["output"]["r_nm_canonical"][:2], int(card["output"]["r_nm_canonical"][2]))
     dr_c = r_c[1] - r_c[0]
     n_in = int(card["input"]["n_points"])
-    traces, preps = [], []
-    for sp in spectra:
-        t, v = trace_of(sp)
-        prep = prepare(t, v, n_points=n_in, zero_time_us=zero_time_us)
-        traces.append((t, v))
-        preps.append(prep)
-    x = np.concatenate([p.x for p in preps])
-    members = predict_members(net, x) / dr_c  # (K, n, nr) densities, canonical frame
-    results = []
-    for i, (sp, (t, v), prep) in enumerate(zip(spectra, traces, preps)):
-        mean, sd = members[:, i].mean(0), members[:, i].std(0)
+    results: list = [None] * len(spectra)
+    ready = []
+    for i, sp in enumerate(spectra):
+        try:
+            t, v = trace_of(sp)
+            ready.append((i, t, v, prepare(t, v, n_points=n_in, zero_time_us=zero_time_us)))
+        except DataError as exc:
+            if errors == "raise":
+                raise
+            results[i] = exc
+    if ready:
+        members = predict_members(net, np.concatenate([r[3].x for r in ready])) / dr_c  # (K, n, nr) canonical
+    for j, (i, t, v, prep) in enumerate(ready):
+        mean, sd = members[:, j].mean(0), members[:, j].std(0)
         lo, hi = calibration.band(mean[None], sd[None], card["calibration"])
-        window = float(prep.window_us[0])
-        s13 = np.cbrt(window / CANONICAL_T_MAX_US)
-        r = r_c * s13
-        p, lo, hi = mean / s13, lo[0] / s13, hi[0] / s13
-        member_means = (members[:, i] * r_c).sum(1) / members[:, i].sum(1) * s13
-        results.append(_finish(sp, t, v, prep, r, p, lo, hi, member_means, card, str(model)))
+        s13 = np.cbrt(float(prep.window_us[0]) / CANONICAL_T_MAX_US)
+        member_means = (members[:, j] * r_c).sum(1) / members[:, j].sum(1) * s13
+        try:
+            results[i] = _finish(spectra[i], t, v, prep, r_c * s13, mean / s13, lo[0] / s13, hi[0] / s13,
+                                 member_means, str(model))
+        except DataError as exc:
+            if errors == "raise":
+                raise
+            results[i] = exc
     return results
 
 
-def _finish(sp, t, v, prep, r, p, lo, hi, member_means, card, model_name) -> DeerResult:
+def _finish(sp, t, v, prep, r, p, lo, hi, member_means, model_name) -> DeerResult:
     warnings = []
     t0 = float(prep.zero_time_us[0])
     rot = (np.asarray(v) * np.exp(-1j * prep.phase_rad[0])).real if np.iscomplexobj(v) else np.asarray(v, float)
