@@ -3,23 +3,24 @@
 Raw ensemble spread covers far less than its nominal probability. The band
 used by mrml is
 
-    half_width(r) = z * sd(r) + c * max_r(mean)
+    half_width(r) = z * sd(r) + a * mean(r) + c * max_r(mean)
 
-with ``(z, c)`` fitted on the project's own simulated validation traces (never
+with ``(z, a, c)`` fitted on the project's own simulated validation traces (never
 on test data) as the narrowest pair that covers the truth at the nominal level
 where the true P(r) exceeds 1 % of its maximum. Traces are grouped by their
 relative ensemble disagreement ``u = mean_r(sd) / max_r(mean)`` and each group
 gets its own pair, so confident predictions get narrow bands and uncertain
-ones wide bands (calibration conditional on spread).
+ones wide bands (calibration conditional on spread). For each ``(a, c)`` on a grid the
+smallest sufficient ``z`` is a quantile, so the search is exact in ``z``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-Z_GRID = np.concatenate([np.linspace(0.0, 4.0, 41), np.linspace(4.5, 16.0, 24)])
-C_GRID = np.concatenate([[0.0], np.geomspace(0.002, 20.0, 72)])
-N_GROUPS = 5
+A_GRID = np.concatenate([[0.0], np.geomspace(0.02, 2.0, 15)])
+C_GRID = np.concatenate([[0.0], np.geomspace(0.002, 20.0, 49)])
+N_GROUPS = 8
 
 
 def relative_spread(mean, sd):
@@ -27,22 +28,29 @@ def relative_spread(mean, sd):
     return np.mean(sd, axis=-1) / np.maximum(np.max(mean, axis=-1), 1e-12)
 
 
-def _fit_pair(mean, sd, truth, level, significant):
+def _half_width(mean, sd, z, a, c):
+    return z * sd + a * mean + c * np.max(mean, axis=-1, keepdims=True)
+
+
+def _fit_group(mean, sd, truth, level, significant):
+    """Narrowest (z, a, c): for each (a, c) the smallest z reaching ``level`` follows from quantiles."""
     mask = truth > significant * truth.max(axis=-1, keepdims=True)
     peak = np.max(mean, axis=-1, keepdims=True)
+    dev = np.abs(truth - mean)
+    sd_safe = np.maximum(sd, 1e-12)
     best = None
-    for c in C_GRID:
-        for z in Z_GRID:
-            half = z * sd + c * peak
-            inside = (truth >= mean - half) & (truth <= mean + half)
-            cov_sig = inside[mask].mean()
-            if cov_sig < level or inside.mean() < level:
+    for a in A_GRID:
+        for c in C_GRID:
+            need = np.maximum(dev - a * mean - c * peak, 0.0) / sd_safe  # z that covers each point
+            z = max(np.quantile(need[mask], level, method="higher"), np.quantile(need, level, method="higher"))
+            if not np.isfinite(z) or z > 50:
                 continue
+            half = _half_width(mean, sd, z, a, c)
             width = (np.minimum(half, mean) + half)[mask].mean()
             if best is None or width < best["width"]:
-                best = {"z": float(z), "c": float(c), "width": float(width),
-                        "coverage_significant": float(cov_sig), "coverage_all": float(inside.mean())}
-            break  # larger z only widens the band for this c
+                inside = dev <= half
+                best = {"z": float(z), "a": float(a), "c": float(c), "width": float(width),
+                        "coverage_significant": float(inside[mask].mean()), "coverage_all": float(inside.mean())}
     if best is None:
         raise RuntimeError("no band on the calibration grid reaches the requested coverage")
     return best
@@ -69,7 +77,7 @@ def fit_band(mean, sd, truth, *, level: float = 0.95, significant: float = 0.01,
     u = relative_spread(mean, sd)
     edges = np.quantile(u, np.linspace(0, 1, n_groups + 1)[1:-1]) if n_groups > 1 else np.array([])
     group = np.searchsorted(edges, u)
-    groups = [_fit_pair(mean[group == g], sd[group == g], truth[group == g], level, significant)
+    groups = [_fit_group(mean[group == g], sd[group == g], truth[group == g], level, significant)
               for g in range(n_groups)]
     calib = {"level": level, "edges": [float(e) for e in edges], "groups": groups}
     lo, hi = band(mean, sd, calib)
@@ -84,8 +92,7 @@ def band(mean, sd, calib: dict):
     """Lower and upper band (rows = traces) from ensemble mean, sd and a fitted calibration."""
     mean = np.asarray(mean)
     sd = np.asarray(sd)
-    g = np.searchsorted(np.asarray(calib["edges"]), relative_spread(mean, sd))
-    z = np.array([calib["groups"][i]["z"] for i in np.atleast_1d(g)])[:, None]
-    c = np.array([calib["groups"][i]["c"] for i in np.atleast_1d(g)])[:, None]
-    half = z * sd + c * np.max(mean, axis=-1, keepdims=True)
+    g = np.atleast_1d(np.searchsorted(np.asarray(calib["edges"]), relative_spread(mean, sd)))
+    pick = lambda key: np.array([calib["groups"][i].get(key, 0.0) for i in g])[:, None]  # noqa: E731
+    half = _half_width(mean, sd, pick("z"), pick("a"), pick("c"))
     return np.clip(mean - half, 0.0, None), mean + half

@@ -26,8 +26,8 @@ RAW_POINTS = (128, 192, 256, 384, 512, 768)
 TRAINING_PRESET: dict[str, Any] = {
     "t_max_us": [CANONICAL_T_MAX_US, CANONICAL_T_MAX_US],
     "mean_nm": [1.6, 7.0],
-    "mod_depth": [0.05, 0.9],
-    "noise_frac": [0.0, 0.12],
+    "mod_depth": [0.08, 0.8],
+    "noise_frac": [0.0, 0.10],
     "width_max_nm": [2.0, 2.0],
     "shapes": ["gauss", "skewnorm"],
 }
