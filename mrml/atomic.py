@@ -1,10 +1,11 @@
-"""Atomic output: write to a temporary file beside the target, then rename."""
+"""Atomic output for results: refuse to overwrite unless asked, then write through a temporary file.
+
+The temporary-file mechanics live in :func:`mrml.io.atomic_output` (one implementation).
+"""
 
 from __future__ import annotations
 
 import contextlib
-import os
-import tempfile
 from pathlib import Path
 
 from mrml.errors import InputError
@@ -12,24 +13,15 @@ from mrml.errors import InputError
 
 @contextlib.contextmanager
 def atomic_path(path, *, overwrite: bool = True):
-    """Yield a temporary path in the target's folder; on success it replaces ``path``.
+    """Yield a temporary path beside ``path`` that replaces it on success (folders are created)."""
+    from mrml.io import atomic_output
 
-    On an exception the temporary file is removed and ``path`` is untouched.
-    """
     target = Path(path)
     if target.exists() and not overwrite:
         raise InputError(f"{target} exists; use --overwrite to replace it")
-    folder = target.parent if str(target.parent) else Path(".")
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_output(target) as tmp:
+        yield tmp
 
 
 def write_text(path, text: str, *, overwrite: bool = True) -> None:

@@ -123,3 +123,12 @@ def test_help_does_not_import_torch():
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
     res = mrml("--help")
     assert res.returncode == 0 and "deer" in res.stdout
+
+
+def test_models_lists_the_shipped_card():
+    res = mrml("models", "deernet", "--json")
+    assert res.returncode == 0, res.stderr
+    card = json.loads(res.stdout)
+    assert card["training"]["command"].startswith("mrml train deernet")
+    assert len(card["sha256"]) == 64 and card["size_bytes"] <= 10 * 2**20
+    assert card["hparams"]["n_members"] >= 16
