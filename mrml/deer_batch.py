@@ -113,6 +113,6 @@ def run_deer(inputs, *, output=None, out_dir=None, plot=None, model="deernet", z
              + (f"; {len(failed)} failed" if failed else ""))
     elif summaries:
         s = summaries[0]
-        echo(f"{s['input']}: <r> = {s['r_mean_nm']:.2f} ± {s['r_mean_sd_nm']:.2f} nm, modulation depth "
+        echo(f"{s['input']}: <r> = {s['r_mean_nm']:.2f} nm, modulation depth "
              f"{s['mod_depth']:.3f}, MNR {s['mnr']:.0f} -> {s['output']}")
     return 2 if failed else 0

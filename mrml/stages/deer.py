@@ -62,7 +62,7 @@ class DeerResult:
             "model": self.model,
             "mod_depth": round(self.mod_depth, 5),
             "r_mean_nm": round(self.r_mean_nm, 4),
-            "r_mean_sd_nm": round(self.r_mean_sd_nm, 4),
+            "r_mean_ensemble_sd_nm": round(self.r_mean_sd_nm, 4),  # raw ensemble spread, not calibrated
             "bg_k_per_us": round(self.bg_k_per_us, 5),
             "noise_std": round(self.noise_std, 6),
             "mnr": round(self.mnr, 2),
