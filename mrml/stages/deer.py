@@ -17,7 +17,7 @@ import numpy as np
 from mrml.errors import DataError
 from mrml.spectrum import Spectrum
 from mrml.stages.deer_prep import prepare
-from simulators.deer import CANONICAL_T_MAX_US, dipolar_kernel
+from simulators.deer import CANONICAL_T_MAX_US, dipolar_kernel_tabulated
 
 #: Modulation-to-noise ratio below which the analysis refuses, and below which it warns.
 MNR_REFUSE = 3.0
@@ -210,7 +210,7 @@ def _finish(sp, t, v, prep, r, p, lo, hi, member_means, model_name) -> DeerResul
     keep = t >= t0
     tt, vv = t[keep] - t0, rot[keep] / prep.amplitude[0]
     dr = np.gradient(r)
-    dip = dipolar_kernel(tt, r) @ (p * dr) / max(float(np.sum(p * dr)), 1e-12)
+    dip = dipolar_kernel_tabulated(tt, r) @ (p * dr) / max(float(np.sum(p * dr)), 1e-12)
     lam, k, fit, bg, rss, rss_bg = fit_background(tt, vv, dip)
     noise = _noise_std(vv)
     mnr = lam / noise if noise > 0 else np.inf

@@ -126,3 +126,13 @@ def test_overrides_and_registry():
     again = get_simulator("deer", config=sim.config)
     np.testing.assert_array_equal(again.simulate(4, np.random.default_rng(1))["x"],
                                   sim.simulate(4, np.random.default_rng(1))["x"])
+
+
+def test_tabulated_kernel_matches_exact_for_smooth_distributions():
+    from simulators.deer import dipolar_kernel_tabulated
+
+    t = np.linspace(-0.2, 6, 300)
+    r = np.linspace(1.5, 8.5, 141)
+    p = np.exp(-0.5 * ((r - 3.5) / 0.3) ** 2)
+    p /= p.sum()
+    np.testing.assert_allclose(dipolar_kernel_tabulated(t, r) @ p, dipolar_kernel(t, r) @ p, atol=5e-4)
