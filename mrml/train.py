@@ -59,9 +59,8 @@ def _store_batches(path, rng):
     if not info.complete:
         raise InputError(f"{path} is not complete ({store.status(path)['done']} chunks written); "
                          "finish it with `mrml simulate ... --resume`")
-    n_chunks = int(math.ceil(info["n"] / info["chunk"]))
     while True:
-        for i in rng.permutation(n_chunks):
+        for i in rng.permutation(info.n_chunks):
             arrays = store.read_chunk(path, int(i))
             x, p, _ = examples_from_arrays(arrays)
             yield x, p

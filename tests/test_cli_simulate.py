@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from mrml.cli import main
 from mrml.errors import InputError
 from mrml.store import open_store, status, write_store
+from tests.test_store import assert_stores_equal
 
 CLI = [sys.executable, "-m", "mrml.cli", "simulate"]
 #: Local scheduler (threads start at once; the default is processes without threadpoolctl).
@@ -23,15 +24,6 @@ LOCAL = "threads"
 
 def run_cli(*args, timeout=120):
     return subprocess.run([*CLI, *map(str, args)], capture_output=True, text=True, timeout=timeout)
-
-
-def assert_stores_equal(a, b):
-    sa, sb = open_store(a), open_store(b)
-    assert sa.names == sb.names
-    for name in sa.names:
-        x, y = sa[name][:], sb[name][:]
-        assert x.dtype == y.dtype and x.shape == y.shape, name
-        assert x.tobytes() == y.tobytes(), name
 
 
 def assert_one_line_error(result, *needles):
