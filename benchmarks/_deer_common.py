@@ -24,6 +24,20 @@ def import_deerlab():
     return deerlab
 
 
+def deerlab_r_grid(window_us: float) -> np.ndarray:
+    """Distance grid of a DeerLab fit for a dipolar window of ``window_us`` (0.05 nm steps).
+
+    1.5 nm up to ``5 (T / 2 us)^(1/3)`` nm, the usual limit up to which a window
+    of length T determines the shape of P(r) (Jeschke, Annu. Rev. Phys. Chem. 2012);
+    DeerLab's own examples choose ranges of this size by hand (e.g. 1.5-7 or 2-6 nm
+    for example_4pdeer_1). On simulated traces this is DeerLab's best setting by far:
+    with the wider 1.5-8.5 x (T / 4 us)^(1/3) nm grid that mrml's network covers,
+    Tikhonov regularisation lets background and long distances trade off and
+    the mean-distance error grows from 0.04 to about 1 nm (40 traces, measured).
+    """
+    return np.arange(1.5, 5.0 * (window_us / 2.0) ** (1 / 3) + 1e-9, 0.05)
+
+
 def deerlab_version(dl) -> str:
     """DeerLab's version string (1.x spells the attribute ``__VERSION__``)."""
     return str(getattr(dl, "__VERSION__", getattr(dl, "__version__", "?")))

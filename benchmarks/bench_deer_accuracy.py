@@ -43,7 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _deer_common import Report, deerlab_fit, deerlab_version, import_deerlab, progress
+from _deer_common import Report, deerlab_fit, deerlab_r_grid, deerlab_version, import_deerlab, progress
 from mrml import metrics
 from mrml.spectrum import Axis, Spectrum
 from simulators.deer import DeerSimulator, distance_distribution, reported_time_axis
@@ -52,10 +52,6 @@ from simulators.deer import DeerSimulator, distance_distribution, reported_time_
 R_GRID = np.round(np.arange(1.0, 10.0 + 1e-9, 0.02), 6)
 
 
-def deerlab_r_grid(window_us: float) -> np.ndarray:
-    """Distance grid of a DeerLab fit: the same support mrml uses for that window, 1.5-8.5 nm x (T / 4 us)^(1/3)."""
-    s13 = (window_us / 4.0) ** (1 / 3)
-    return np.arange(1.5 * s13, 8.5 * s13 + 1e-9, 0.05)
 #: Truth below this fraction of its maximum counts as exactly zero (float32 tails).
 TRUTH_FLOOR = 1e-6
 

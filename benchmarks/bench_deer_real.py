@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _deer_common import Report, deerlab_fit, deerlab_version, import_deerlab, progress
+from _deer_common import Report, deerlab_fit, deerlab_r_grid, deerlab_version, import_deerlab, progress
 from mrml import metrics
 
 DATA = Path("/work/shared/realdata/deer")
@@ -109,12 +109,6 @@ def run_mrml(sp, model: str) -> dict:
 
 
 # ----------------------------------------------------------------------------- DeerLab
-
-def deerlab_r_grid(window_us: float) -> np.ndarray:
-    """1.5-8 nm (the accuracy benchmark's grid), extended as window^(1/3) beyond 4 us."""
-    r_max = 8.0 * max(1.0, window_us / 4.0) ** (1 / 3)
-    return np.arange(1.5, r_max + 0.01, 0.05)
-
 
 def run_deerlab(dl, f: RealFile) -> dict:
     """Fit the file following DeerLab's example recipe; returns the fit and the zero time on the file's axis."""

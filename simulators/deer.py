@@ -42,7 +42,7 @@ D_MHZ_NM3 = (
     * (-_const.physical_constants["electron g factor"][0]) ** 2 / _const.h * 1e27 / 1e6
 )
 
-VERSION = "1.0"
+VERSION = "1.1"  # 1.1: float32 synthesis, fast normal CDF (values change at the 1e-7 level)
 NAME = "deer"
 SHAPES = ("gauss", "skewnorm", "flat")
 MAX_COMPONENTS = 4
@@ -168,6 +168,42 @@ def _trapezoid_weights(x):
     return np.ones_like(x) if x.size < 2 else _row_weights(x[None, :])[0]
 
 
+#: Floor of exponents in the densities: exp(-60) ~ 1e-26 stays a normal float32. Subnormal tails
+#: (exp of large negative numbers) slow every later arithmetic and the kernel matrix product ~8x.
+_EXP_FLOOR = -60.0
+
+
+# Abramowitz & Stegun 7.1.26: erfc(x) = t (a1 + t (a2 + ...)) exp(-x^2), t = 1 / (1 + p x), x >= 0
+_AS_P = 0.3275911
+_AS_A = (1.061405429, -1.453152027, 1.421413741, -0.284496736, 0.254829592)
+
+
+def normal_cdf(z):
+    """Standard normal CDF, vectorised, to 1e-7 absolute (float32 in, float32 out).
+
+    About 5x faster than :func:`scipy.special.ndtr` (18 ns per value here),
+    which dominated the cost of skew-normal distributions.
+    """
+    z = np.asarray(z, dtype=np.float32)
+    x = np.abs(z) * np.float32(1 / np.sqrt(2))
+    t = 1.0 / (1.0 + np.float32(_AS_P) * x)
+    poly = np.full_like(t, _AS_A[0])
+    for a in _AS_A[1:]:
+        poly *= t
+        poly += np.float32(a)
+    poly *= t
+    x *= x
+    np.negative(x, out=x)
+    np.maximum(x, _EXP_FLOOR, out=x)
+    np.exp(x, out=x)
+    poly *= x
+    poly *= -0.5
+    poly += 0.5  # P(0 < Z < |z|)
+    np.copysign(poly, z, out=poly)  # (np.where is several times slower here)
+    poly += 0.5
+    return poly
+
+
 def component_pdf(r_nm, shape_code: int, loc_nm, width_nm, skew):
     """Density of one kind of distance component, broadcast over leading axes.
 
@@ -189,16 +225,19 @@ def component_pdf(r_nm, shape_code: int, loc_nm, width_nm, skew):
         z *= z
         z *= z
         np.negative(z, out=z)
+        np.maximum(z, _EXP_FLOOR, out=z)
         np.exp(z, out=z)
         z *= inv_w * (0.5813 / (2 * 0.9064))  # Gamma(5/4) = 0.9064
         return z
     dens = z * z
     dens *= -0.5
+    np.maximum(dens, _EXP_FLOOR, out=dens)
     np.exp(dens, out=dens)
     dens *= inv_w * (1.0 / np.sqrt(2 * np.pi))
     if shape_code == 1:
         z *= skew
-        dens *= 2.0 * special.ndtr(z)
+        dens *= 2.0 * normal_cdf(z)
+        np.maximum(dens, 1e-30, out=dens)  # the far skewed tail underflows to subnormals otherwise
     return dens
 
 
@@ -254,6 +293,8 @@ def _row_weights(r2):
 
 
 _CELL_SUBPOINTS = 6
+#: Rows simulated together in the deterministic part (arrays of a block stay in the CPU cache).
+_BLOCK_ROWS = 512
 _KERNEL_R_WEIGHTS = _trapezoid_weights(KERNEL_R_NM).astype(np.float32)
 
 
@@ -310,6 +351,23 @@ def _canonical_kernels(pre_steps: int, n_points: int):
     return k_cos.astype(np.float32), k_sin.astype(np.float32), tau
 
 
+def _canonical_weights(prm: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Quadrature weights (rows sum to 1) of P(r) on :data:`KERNEL_R_NM` in each trace's canonical frame.
+
+    Component locations and widths scale by ``1 / s13`` with ``s13 = (t_max / T0)^(1/3)``
+    (the shape does not change), so every row shares the 1D kernel grid; the
+    density's ``s13`` factor cancels on normalising.
+    """
+    s13 = np.cbrt(prm["t_max_us"] / CANONICAL_T_MAX_US)
+    comps = _components(prm)
+    comps = {**comps, "mean_nm": comps["mean_nm"] / s13[:, None], "width_nm": comps["width_nm"] / s13[:, None]}
+    p = distance_distribution(KERNEL_R_NM, comps, normalise=False)
+    p *= KERNEL_R_NM[None, :] >= (R_MIN_NM / s13)[:, None]
+    p *= _KERNEL_R_WEIGHTS[None, :]
+    p /= p.sum(axis=1, keepdims=True)
+    return p
+
+
 class DeerSimulator:
     """Batch simulator of 4-pulse DEER traces with ground truth.
 
@@ -348,7 +406,7 @@ class DeerSimulator:
         self.r_nm = np.linspace(float(self.config["r_min_nm"]), float(self.config["r_max_nm"]), int(self.config["n_r"]))
 
     @classmethod
-    def from_overrides(cls, overrides: Mapping[str, Any]) -> "DeerSimulator":
+    def from_overrides(cls, overrides: Mapping[str, Any]) -> DeerSimulator:
         """Build from ``--set`` style overrides of the defaults."""
         return cls(merge_config(DEFAULTS, PARAMS, overrides))
 
@@ -423,25 +481,23 @@ class DeerSimulator:
     def dipolar_signal(self, prm: Mapping[str, np.ndarray]) -> np.ndarray:
         """Noise-free intramolecular signal D(t) (n, n_points) on each trace's true time axis."""
         n = prm["t_max_us"].shape[0]
-        s13 = np.cbrt(prm["t_max_us"] / CANONICAL_T_MAX_US)
-        r_phys = KERNEL_R_NM[None, :] * s13[:, None]
-        p = distance_distribution(r_phys, _components(prm), normalise=False)
-        p[r_phys < R_MIN_NM] = 0.0
-        # quadrature weights on the scaled grid are s13 * the canonical ones; s13 cancels on normalising
-        wts = p * _KERNEL_R_WEIGHTS[None, :]
-        wts /= wts.sum(axis=1, keepdims=True)
+        p = np.empty((n, KERNEL_R_NM.size), dtype=np.float32)
+        for start in range(0, n, _BLOCK_ROWS):  # blocks whose temporaries stay in the CPU cache
+            rows = slice(start, min(n, start + _BLOCK_ROWS))
+            p[rows] = _canonical_weights({k: np.asarray(v)[rows] for k, v in prm.items()})
         out = np.empty((n, self.n_points), dtype=np.float32)
-        t_canon = None
-        for steps in np.unique(prm["pre_steps"]):
-            idx = np.flatnonzero(prm["pre_steps"] == steps)
-            k_cos, k_sin, t_canon = _canonical_kernels(int(steps), self.n_points)
-            dc = wts[idx] @ k_cos.T
-            j = prm["exchange_mhz"][idx]
-            if np.any(j != 0):
-                ds = wts[idx] @ k_sin.T
-                t_phys = t_canon[None, :] * (prm["t_max_us"][idx] / CANONICAL_T_MAX_US)[:, None]
-                wj = 2 * np.pi * j[:, None] * t_phys
-                dc = np.cos(wj) * dc + np.sin(wj) * ds
+        order = np.argsort(prm["pre_steps"], kind="stable")
+        bounds = np.flatnonzero(np.diff(prm["pre_steps"][order])) + 1
+        for idx in np.split(order, bounds):  # one cached kernel per canonical pre-zero time
+            k_cos, k_sin, t_canon = _canonical_kernels(int(prm["pre_steps"][idx[0]]), self.n_points)
+            wts = p[idx]
+            dc = wts @ k_cos.T
+            ex = np.flatnonzero(prm["exchange_mhz"][idx] != 0)
+            if ex.size:  # exchange coupling mixes in the sine kernel (only the rows that have it)
+                ds = wts[ex] @ k_sin.T
+                t_phys = t_canon[None, :] * (prm["t_max_us"][idx[ex]] / CANONICAL_T_MAX_US)[:, None]
+                wj = (2 * np.pi * prm["exchange_mhz"][idx[ex], None] * t_phys).astype(np.float32)
+                dc[ex] = np.cos(wj) * dc[ex] + np.sin(wj) * ds
             out[idx] = dc
         return out
 
@@ -469,14 +525,21 @@ class DeerSimulator:
         np.negative(kt, out=kt)
         clean *= np.exp(kt, out=kt)
         noise_std = prm["noise_frac"] * prm["mod_depth"]
-        phase = np.exp(1j * prm["phase_rad"])[:, None]
+        scale = prm["scale"]
+        noise_amp = (noise_std * scale).astype(np.float32)[:, None]
         if self.config["complex"]:
-            noise = rng.standard_normal((n, npts), dtype=np.float32) + 1j * rng.standard_normal((n, npts), dtype=np.float32)
-            x = (clean * phase + noise_std[:, None] * noise) * prm["scale"][:, None]
-            x = x.astype(np.complex64)
+            # real and imaginary parts written straight into a complex64 buffer (float32 arithmetic)
+            parts = np.empty((n, npts, 2), dtype=np.float32)
+            for k, trig in enumerate((np.cos, np.sin)):
+                part = rng.standard_normal((n, npts), dtype=np.float32)
+                part *= noise_amp
+                part += clean * (trig(prm["phase_rad"]) * scale).astype(np.float32)[:, None]
+                parts[..., k] = part
+            x = parts.view(np.complex64)[..., 0]
         else:
-            noise = rng.standard_normal((n, npts), dtype=np.float32)
-            x = ((clean + noise_std[:, None] * noise) * prm["scale"][:, None]).astype(np.float32)
+            x = rng.standard_normal((n, npts), dtype=np.float32)
+            x *= noise_amp
+            x += clean * scale.astype(np.float32)[:, None]
         y = distance_distribution(self.r_nm, _components(prm)).astype(np.float32)
         out = {"x": x, "clean": clean, "y": y}
         out["params/t_start_us"] = -t_pre + prm["zero_time_us"]

