@@ -343,11 +343,14 @@ def _canonical_kernels(pre_steps: int, n_points: int):
     """Cell-averaged cosine/sine kernels (float32) on the canonical grid with ``pre_steps`` * PRE_STEP_US before zero."""
     t_pre = pre_steps * PRE_STEP_US
     tau = np.linspace(-t_pre, CANONICAL_T_MAX_US, n_points)
-    x_tab, c_tab, s_tab = _cell_kernel_table()
+    _, c_tab, s_tab = _cell_kernel_table()
     x = tau[:, None] * dipolar_frequency_mhz(KERNEL_R_NM)[None, :]
-    ax = np.abs(x).ravel()
-    k_cos = np.interp(ax, x_tab, c_tab).reshape(x.shape)
-    k_sin = (np.sign(x).ravel() * np.interp(ax, x_tab, s_tab)).reshape(x.shape)
+    # linear interpolation on the uniform table by index arithmetic (np.interp's search is ~10x slower)
+    pos = np.abs(x) / _TABLE_STEP
+    i0 = pos.astype(np.int64)
+    f = pos - i0
+    k_cos = c_tab[i0] * (1.0 - f) + c_tab[i0 + 1] * f
+    k_sin = np.sign(x) * (s_tab[i0] * (1.0 - f) + s_tab[i0 + 1] * f)
     return k_cos.astype(np.float32), k_sin.astype(np.float32), tau
 
 

@@ -1,0 +1,1 @@
+"""NMR simulators: peak lists, time-domain synthesis and non-uniform sampling schedules."""

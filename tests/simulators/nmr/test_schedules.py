@@ -1,0 +1,44 @@
+"""NUS schedule generators: counts, determinism, weighting."""
+
+import numpy as np
+import pytest
+
+from simulators.nmr.schedules import exponential_random, poisson_gap
+
+
+@pytest.mark.parametrize(("n_total", "n_sampled"), [(192, 24), (256, 64), (128, 48), (64, 64), (10, 1)])
+def test_poisson_gap_has_exact_count_unique_sorted_indices_starting_at_zero(n_total, n_sampled):
+    s = poisson_gap(n_total, n_sampled, rng=np.random.default_rng(0))
+    assert s.shape == (n_sampled,)
+    assert s[0] == 0 and np.all(np.diff(s) > 0) and s[-1] < n_total
+
+
+def test_poisson_gap_is_seeded_and_sine_weighting_crowds_the_start():
+    a = poisson_gap(256, 64, rng=np.random.default_rng(1))
+    assert np.array_equal(a, poisson_gap(256, 64, rng=np.random.default_rng(1)))
+    assert not np.array_equal(a, poisson_gap(256, 64, rng=np.random.default_rng(2)))
+    first_half = [np.mean(poisson_gap(256, 64, rng=np.random.default_rng(k)) < 128) for k in range(20)]
+    flat = [np.mean(poisson_gap(256, 64, rng=np.random.default_rng(k), weight="none") < 128) for k in range(20)]
+    assert np.mean(first_half) > np.mean(flat) + 0.05
+    # Poisson gaps: no long holes in a 25 % schedule (largest gap far below random sampling's)
+    assert np.max(np.diff(a)) < 20
+
+
+def test_exponential_random_one_and_two_dimensions():
+    s = exponential_random(128, 32, rng=np.random.default_rng(3), decay=0.5)
+    assert s.shape == (32,) and s[0] == 0 and len(np.unique(s)) == 32 and s.max() < 128
+    assert np.mean(s < 64) > 0.6  # weighted towards the start
+    s2 = exponential_random((40, 30), 300, rng=np.random.default_rng(3))
+    assert s2.shape == (300, 2)
+    assert len({tuple(r) for r in s2}) == 300
+    assert tuple(s2[0]) == (0, 0) and s2[:, 0].max() < 40 and s2[:, 1].max() < 30
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda: poisson_gap(100, 0, rng=np.random.default_rng()), "n_sampled"),
+    (lambda: poisson_gap(100, 101, rng=np.random.default_rng()), "n_sampled"),
+    (lambda: exponential_random((4, 4, 4), 8, rng=np.random.default_rng()), "one or two"),
+])
+def test_bad_requests_raise(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
