@@ -32,7 +32,14 @@ FORMATS: dict[str, str] = {
     ".dat": "text",
     ".csv": "text",
     ".npy": "npy",
-    # NMR (NMRPipe, Bruker, Varian, Sparky), HDF5/NeXus and SAXS formats go here.
+    # NMR
+    ".fid": "nmrpipe",
+    ".ft": "nmrpipe",
+    ".ft1": "nmrpipe",
+    ".ft2": "nmrpipe",
+    ".ft3": "nmrpipe",
+    ".pipe": "nmrpipe",
+    # Bruker, Varian, Sparky, HDF5/NeXus and SAXS formats go here.
 }
 
 #: Factor that converts a time in the given unit to microseconds (the one time conversion table).
