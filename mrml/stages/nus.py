@@ -1,0 +1,115 @@
+"""NUS reconstruction stage: NMRPipe plane with sampled indirect points -> full indirect time domain.
+
+Input convention (FID-Net's, DESIGN.md): the direct dimension is processed
+(frequency domain, real or complex); the indirect dimension holds only the
+sampled complex points, States real/imaginary rows interleaved, in schedule
+order. The output holds the full indirect time domain in the same layout, so
+NMRPipe or nmrglue can apodise, zero-fill and transform it as usual; the header
+is kept with the indirect sizes updated.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import numpy as np
+
+from mrml.errors import DataError, InputError
+from mrml.io.schedule import validate_schedule
+from mrml.spectrum import Axis, Spectrum
+
+METHODS = ("ist",)
+
+
+@dataclasses.dataclass(frozen=True)
+class ReconstructionResult:
+    """Summary of one reconstruction."""
+
+    source: str | None
+    method: str
+    n_sampled: int
+    n_points: int
+    sampling_fraction: float
+    seconds: float
+
+    def summary(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def default_points(schedule) -> int:
+    """Full indirect size when none is given: the last sampled index + 1, rounded up to a multiple of 16."""
+    last = int(np.max(schedule)) + 1
+    return int(-(-last // 16) * 16)
+
+
+def sampled_points(spectrum: Spectrum, schedule) -> np.ndarray:
+    """Complex indirect points of every direct-dimension column, (n_sampled, n_columns).
+
+    A complex direct dimension contributes its real and imaginary parts as separate columns.
+    """
+    if spectrum.ndim != 2:
+        raise DataError(f"NUS reconstruction needs a 2D plane, got a {spectrum.ndim}D data set")
+    ind = spectrum.axes[0]
+    if ind.domain != "time" or int(spectrum.header.get("FDF1FTFLAG", 0)) != 0:
+        raise DataError("the indirect dimension is already in the frequency domain; "
+                        "reconstruction needs its time domain (sampled complex points)")
+    data = np.asarray(spectrum.data)
+    rows = data.shape[0]
+    n_sched = len(schedule)
+    if rows != 2 * n_sched:
+        raise DataError(f"the schedule lists {n_sched} points but the file holds {rows // 2} complex indirect "
+                        f"points ({rows} interleaved rows)")
+    cols = np.concatenate([data.real, data.imag], axis=1) if np.iscomplexobj(data) else data
+    return cols[0::2].astype(np.float64) + 1j * cols[1::2].astype(np.float64)
+
+
+def reconstruct(spectrum: Spectrum, schedule, *, n_points: int | None = None, method: str = "ist",
+                n_iter: int = 200) -> tuple[Spectrum, ReconstructionResult]:
+    """Reconstruct the full indirect time domain of a NUS plane.
+
+    Parameters
+    ----------
+    spectrum : Spectrum
+        NMRPipe plane as described in the module docstring.
+    schedule : array_like of int, shape (n_sampled,)
+        0-based indices of the sampled complex points, in the order of the rows.
+    n_points : int, optional
+        Complex points of the full indirect dimension (default :func:`default_points`).
+    method : {"ist"}
+        Reconstruction method.
+    n_iter : int
+        IST iterations.
+
+    Returns
+    -------
+    Spectrum, ReconstructionResult
+    """
+    from mrml.stages.nus_ist import ist
+
+    if method not in METHODS:
+        raise InputError(f"unknown reconstruction method {method!r}; available: {', '.join(METHODS)}")
+    sched = np.asarray(schedule)
+    if sched.ndim != 1:
+        raise InputError(f"a 2D plane needs a one-column schedule, got {sched.shape[1]} columns")
+    n_full = int(n_points) if n_points else default_points(sched)
+    validate_schedule(sched, shape=n_full, source="schedule")
+    start = time.perf_counter()
+    y = sampled_points(spectrum, sched)
+    full = ist(y, sched, n_full, n_iter=n_iter)
+    data = np.asarray(spectrum.data)
+    n_cols = data.shape[1]
+    out = np.empty((2 * n_full, full.shape[1]), dtype=np.float64)
+    out[0::2], out[1::2] = full.real, full.imag
+    if np.iscomplexobj(data):
+        out = out[:, :n_cols] + 1j * out[:, n_cols:]
+    out = out.astype(data.dtype)
+    ind = spectrum.axes[0]
+    steps = np.arange(2 * n_full) // 2
+    axis0 = Axis(label=ind.label, size=2 * n_full, domain="time", unit="us",
+                 values=steps / ind.sw_hz * 1e6 if ind.sw_hz else steps * 1.0,
+                 sw_hz=ind.sw_hz, obs_mhz=ind.obs_mhz, car_hz=ind.car_hz)
+    result = spectrum.replace(data=out, axes=(axis0, *spectrum.axes[1:]),
+                              step=f"reconstruct: {method}, {len(sched)} of {n_full} complex points")
+    seconds = time.perf_counter() - start
+    return result, ReconstructionResult(spectrum.source, method, len(sched), n_full, len(sched) / n_full, seconds)
