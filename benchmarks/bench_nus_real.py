@@ -89,7 +89,7 @@ def score(rec, ref, ref_peaks, threshold):
 
 def methods():
     """name -> function(plane_sampled, schedule, n_full) -> full plane (rows interleaved)."""
-    from mrml.stages.nus_ist import ist
+    from mrml.stages.nus_ist import ist, ist_virtual_echo
 
     def zero_fill(y, sched, n_full):
         out = np.zeros((n_full, y.shape[1]), complex)
@@ -97,7 +97,8 @@ def methods():
         return out
 
     return {"zero-filled (no reconstruction)": zero_fill,
-            "ist (200 iterations)": lambda y, s, n: ist(y, s, n, n_iter=200)}
+            "ist (200 iterations)": lambda y, s, n: ist(y, s, n, n_iter=200),
+            "ist, virtual echo (15N phase 90)": lambda y, s, n: ist_virtual_echo(y, s, n, phase_deg=90.0, n_iter=200)}
 
 
 def main(argv=None):

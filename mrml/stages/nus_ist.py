@@ -70,3 +70,65 @@ def ist(sampled, schedule, n_full: int, *, n_iter: int = 200, final_threshold: f
     fid = np.fft.ifft(model, axis=0)[:n_full]
     fid[idx] = y  # data consistency: measured points as measured
     return fid[:, 0] if one else fid
+
+
+def ist_virtual_echo(sampled, schedule, n_full: int, *, phase_deg: float, n_iter: int = 200,
+                     final_threshold: float = 0.01) -> np.ndarray:
+    """IST with the virtual-echo constraint, for indirect dimensions of known phase.
+
+    Once phased, a signal that starts at t = 0 satisfies ``s(-t) = conj(s(t))``
+    for its mirror image, and the Fourier transform of this virtual echo is real
+    (pure absorption; Mayzel, Kazimierczuk and Orekhov, Chem. Commun. 2014).
+    Each measured point then fixes its mirror point too, and only a real
+    spectrum is fitted: twice the data for half the unknowns of plain IST.
+
+    Parameters
+    ----------
+    sampled, schedule, n_full, n_iter, final_threshold
+        As for :func:`ist`.
+    phase_deg : float
+        Zero-order phase of the indirect dimension in NMRPipe's convention
+        (``PS -p0``: the spectrum is multiplied by ``exp(i p0)``); first-order
+        phase must be zero (the first point at t = 0, no half-dwell delay).
+
+    Returns
+    -------
+    numpy.ndarray, complex128
+        Reconstructed time domain in the input's phase, measured points kept.
+    """
+    y0 = np.asarray(sampled)
+    one = y0.ndim == 1
+    y0 = y0.reshape(y0.shape[0], -1).astype(np.complex128)
+    idx = np.asarray(schedule, dtype=np.int64).ravel()
+    if idx.size != y0.shape[0]:
+        raise ValueError(f"schedule has {idx.size} points but the data have {y0.shape[0]} sampled rows")
+    if idx.min() < 0 or idx.max() >= n_full:
+        raise ValueError(f"schedule indices must lie in [0, {n_full})")
+    rot = np.exp(1j * np.deg2rad(phase_deg))
+    y = y0 * rot
+    # the echo spans -(n_full - 1)..(n_full - 1); a domain twice as long lets the model continue it
+    # beyond the window (as plain IST's zero filling does) instead of wrapping round at the edges
+    n_fft = 4 * n_full
+    echo = np.zeros((n_fft, y.shape[1]), dtype=np.complex128)
+    known = np.zeros(n_fft, dtype=bool)
+    echo[idx] = y
+    pos = idx > 0
+    echo[n_fft - idx[pos]] = np.conj(y[pos])
+    if np.any(~pos):
+        echo[0] = echo[0].real  # t = 0 is its own mirror
+    known[idx] = True
+    known[n_fft - idx[pos]] = True
+    model = np.zeros(echo.shape, dtype=np.float64)
+    resid = np.fft.fft(echo, axis=0).real
+    thr = np.abs(resid).max(axis=0)
+    shrink = final_threshold ** (1.0 / max(n_iter - 1, 1))
+    for _ in range(n_iter):
+        model += np.sign(resid) * np.maximum(np.abs(resid) - thr, 0.0)
+        fid = np.fft.ifft(model, axis=0)
+        gap = np.zeros_like(echo)
+        gap[known] = echo[known] - fid[known]
+        resid = np.fft.fft(gap, axis=0).real
+        thr = thr * shrink
+    fid = np.fft.ifft(model, axis=0)[:n_full] / rot
+    fid[idx] = y0
+    return fid[:, 0] if one else fid

@@ -51,3 +51,15 @@ def test_inconsistent_schedule_raises():
         ist(np.zeros((4, 2), complex), [0, 1, 2], 8)
     with pytest.raises(ValueError, match="lie in"):
         ist(np.zeros(3, complex), [0, 1, 9], 8)
+
+
+def test_virtual_echo_beats_plain_ist_when_the_phase_is_known():
+    from mrml.stages.nus_ist import ist_virtual_echo
+
+    rng = np.random.default_rng(0)
+    truth = _sparse_fids(128, 16, rng) * np.exp(-1j * np.deg2rad(40.0))  # recorded with a -40 degree phase
+    sched = poisson_gap(128, 32, rng=np.random.default_rng(1))
+    plain = _spectral_nrmsd(ist(truth[sched], sched, 128), truth)
+    echo = ist_virtual_echo(truth[sched], sched, 128, phase_deg=40.0)
+    assert np.allclose(echo[sched], truth[sched])
+    assert _spectral_nrmsd(echo, truth) < 0.7 * plain  # 0.016 vs 0.033 measured
