@@ -6,9 +6,10 @@ declares its parameter space once and generates a batch from an explicit
 """
 
 from simulators.deer import DeerSimulator
+from simulators.nmr.nus import NusSimulator
 
 #: Simulator classes by the KIND name used on the command line.
-REGISTRY = {"deer": DeerSimulator}
+REGISTRY = {"deer": DeerSimulator, "nus": NusSimulator}
 
 
 def get_simulator(kind: str, config=None, *, overrides=None):
@@ -32,4 +33,4 @@ def get_simulator(kind: str, config=None, *, overrides=None):
     return cls.from_overrides(overrides or {})
 
 
-__all__ = ["REGISTRY", "get_simulator", "DeerSimulator"]
+__all__ = ["REGISTRY", "DeerSimulator", "NusSimulator", "get_simulator"]
