@@ -285,15 +285,17 @@ def deer(inputs, output, out_dir, plot, model, zero_time_us, time_unit, overwrit
               help="Sampling schedule: 0-based complex-point indices, one per line, in acquisition order.")
 @click.option("-o", "--output", type=click.Path(), help="Output NMRPipe file for one input.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Output folder for several inputs.")
-@click.option("--method", type=click.Choice(["ist"]), default="ist", show_default=True,
-              help="Reconstruction method.")
+@click.option("--method", type=click.Choice(["ist", "ist-ve"]), default="ist", show_default=True,
+              help="ist: iterative soft thresholding; ist-ve: IST with the virtual-echo constraint (needs --phase).")
+@click.option("--phase", "phase_deg", type=float, default=None,
+              help="Zero-order phase (degrees, NMRPipe PS -p0) of the indirect dimension, for ist-ve.")
 @click.option("--points", "n_points", type=int, default=None,
               help="Complex points of the full indirect dimension (default: last index + 1, rounded up to 16).")
 @click.option("--iterations", "n_iter", type=int, default=200, show_default=True, help="IST iterations.")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @user_errors
-def reconstruct(inputs, schedule_path, output, out_dir, method, n_points, n_iter, overwrite, as_json):
+def reconstruct(inputs, schedule_path, output, out_dir, method, phase_deg, n_points, n_iter, overwrite, as_json):
     """Reconstruct non-uniformly sampled NMR planes (NMRPipe in, NMRPipe out).
 
     Each input has its direct dimension processed and its indirect dimension holding only the
@@ -304,6 +306,7 @@ def reconstruct(inputs, schedule_path, output, out_dir, method, n_points, n_iter
     Examples:
       mrml reconstruct hdac_ex.ft1 --schedule ss_hdac.out --points 192 -o hdac_full.ft1
       mrml reconstruct planes/*.ft1 --schedule nuslist --out full/
+      mrml reconstruct nus.ft1 --schedule nuslist --method ist-ve --phase 90 -o full.ft1
     """
     from pathlib import Path
 
@@ -324,7 +327,8 @@ def reconstruct(inputs, schedule_path, output, out_dir, method, n_points, n_iter
     for src, dst in zip(inputs, targets):
         try:
             spectrum = read(src)
-            result, info = run(spectrum, schedule, n_points=n_points, method=method, n_iter=n_iter)
+            result, info = run(spectrum, schedule, n_points=n_points, method=method, n_iter=n_iter,
+                               phase_deg=phase_deg)
             if dst.exists() and not overwrite:
                 raise InputError(f"{dst} exists; use --overwrite to replace it")
             write(dst, result)  # atomic

@@ -19,7 +19,7 @@ from mrml.errors import DataError, InputError
 from mrml.io.schedule import validate_schedule
 from mrml.spectrum import Axis, Spectrum
 
-METHODS = ("ist",)
+METHODS = ("ist", "ist-ve")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,7 +65,7 @@ def sampled_points(spectrum: Spectrum, schedule) -> np.ndarray:
 
 
 def reconstruct(spectrum: Spectrum, schedule, *, n_points: int | None = None, method: str = "ist",
-                n_iter: int = 200) -> tuple[Spectrum, ReconstructionResult]:
+                n_iter: int = 200, phase_deg: float | None = None) -> tuple[Spectrum, ReconstructionResult]:
     """Reconstruct the full indirect time domain of a NUS plane.
 
     Parameters
@@ -76,27 +76,34 @@ def reconstruct(spectrum: Spectrum, schedule, *, n_points: int | None = None, me
         0-based indices of the sampled complex points, in the order of the rows.
     n_points : int, optional
         Complex points of the full indirect dimension (default :func:`default_points`).
-    method : {"ist"}
-        Reconstruction method.
+    method : {"ist", "ist-ve"}
+        Plain IST, or IST with the virtual-echo constraint (needs ``phase_deg``).
     n_iter : int
         IST iterations.
+    phase_deg : float, optional
+        Zero-order phase of the indirect dimension (NMRPipe ``PS -p0``) for ``ist-ve``.
 
     Returns
     -------
     Spectrum, ReconstructionResult
     """
-    from mrml.stages.nus_ist import ist
+    from mrml.stages.nus_ist import ist, ist_virtual_echo
 
     if method not in METHODS:
         raise InputError(f"unknown reconstruction method {method!r}; available: {', '.join(METHODS)}")
     sched = np.asarray(schedule)
     if sched.ndim != 1:
         raise InputError(f"a 2D plane needs a one-column schedule, got {sched.shape[1]} columns")
+    if method == "ist-ve" and phase_deg is None:
+        raise InputError("--method ist-ve needs the indirect dimension's zero-order phase (--phase P0)")
     n_full = int(n_points) if n_points else default_points(sched)
     validate_schedule(sched, shape=n_full, source="schedule")
     start = time.perf_counter()
     y = sampled_points(spectrum, sched)
-    full = ist(y, sched, n_full, n_iter=n_iter)
+    if method == "ist":
+        full = ist(y, sched, n_full, n_iter=n_iter)
+    else:
+        full = ist_virtual_echo(y, sched, n_full, phase_deg=float(phase_deg), n_iter=n_iter)
     data = np.asarray(spectrum.data)
     n_cols = data.shape[1]
     out = np.empty((2 * n_full, full.shape[1]), dtype=np.float64)
