@@ -166,12 +166,14 @@ def simulate(kind, n, out, seed, chunk, scheduler, workers, resume, overwrite, s
 
 
 @main.command()
-@click.argument("model", type=click.Choice(["deernet"]))
-@click.option("--data", type=click.Path(exists=True, file_okay=False), help="Training store made by `mrml simulate deer`.")
-@click.option("--simulate", "simulate_kind", type=click.Choice(["deer"]), help="Train on fresh simulations every step.")
-@click.option("--ensemble", default=16, show_default=True, help="Number of networks in the ensemble.")
+@click.argument("model", type=click.Choice(["deernet", "nusnet"]))
+@click.option("--data", type=click.Path(exists=True, file_okay=False),
+              help="Training store made by `mrml simulate deer` (deernet) or `mrml simulate nus` (nusnet).")
+@click.option("--simulate", "simulate_kind", type=click.Choice(["deer", "nus"]),
+              help="Train on fresh simulations every step.")
+@click.option("--ensemble", default=None, type=int, help="Number of networks in the ensemble (deernet 16, nusnet 4).")
 @click.option("--steps", default=20000, show_default=True, help="Optimiser steps.")
-@click.option("--batch-size", default=256, show_default=True, help="Traces per member per step.")
+@click.option("--batch-size", default=None, type=int, help="Examples per step (deernet 256 per member, nusnet 64).")
 @click.option("--lr", default=2e-3, show_default=True, help="Peak learning rate (one-cycle schedule).")
 @click.option("--seed", default=0, show_default=True, help="Seed of data and initialisation.")
 @click.option("--device", default=None, help="torch device (default: cuda if present, else cpu).")
@@ -189,28 +191,36 @@ def train(model, data, simulate_kind, ensemble, steps, batch_size, lr, seed, dev
     Examples:
       mrml train deernet --simulate deer --ensemble 16 --out runs/deernet
       mrml simulate deer --n 1000000 --out deer.zarr && mrml train deernet --data deer.zarr --out runs/d2
+      mrml train nusnet --simulate nus --out runs/nusnet
     """
     import shlex
     from pathlib import Path
 
     from mrml.errors import InputError
 
+    kind = {"deernet": "deer", "nusnet": "nus"}[model]
     if bool(data) == bool(simulate_kind):
-        raise InputError("give exactly one of --data STORE.zarr or --simulate deer")
+        raise InputError(f"give exactly one of --data STORE.zarr or --simulate {kind}")
+    if simulate_kind and simulate_kind != kind:
+        raise InputError(f"{model} trains on `{kind}` simulations, not `{simulate_kind}`")
     if (Path(out_dir) / "card.json").exists() and not overwrite:
         raise InputError(f"{out_dir} already holds a model; use --overwrite to replace it")
     from mrml.train import train as run_training
 
     command = "mrml " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    card = run_training(model, out_dir, data=data, ensemble=ensemble, steps=steps, batch_size=batch_size, lr=lr,
-                        seed=seed, device=device, progress=not no_progress, command=command,
-                        time_limit_s=time_limit_s)
+    sizes = {k: v for k, v in (("ensemble", ensemble), ("batch_size", batch_size)) if v is not None}
+    card = run_training(model, out_dir, data=data, steps=steps, lr=lr, seed=seed, device=device,
+                        progress=not no_progress, command=command, time_limit_s=time_limit_s, **sizes)
     if as_json:
         emit_json(card)
-    else:
+    elif model == "deernet":
         m = card["metrics_validation"]
         click.echo(f"wrote {out_dir}: overlap {m['overlap']:.3f}, mean-distance error "
                    f"{m['mean_distance_error_nm']:.3f} nm, 95% band coverage {m['coverage_significant']:.3f}")
+    else:
+        m = card["metrics_validation"]
+        click.echo(f"wrote {out_dir}: spectral NRMSD {m['nrmsd_net']:.3f} (IST {m['nrmsd_ist']:.3f}) on "
+                   f"{m['n']} validation columns; network better on {m['share_net_better']:.0%}")
 
 
 @main.command()

@@ -57,15 +57,17 @@ def _load(dir_str: str, device: str):
     import torch
 
     from mrml.nets.deernet import DeerNetEnsemble
+    from mrml.nets.nusnet import NusNetEnsemble
 
     d = Path(dir_str)
     card = load_card(d)
     verify(d)
-    if card["architecture"] != "deernet":
+    classes = {"deernet": DeerNetEnsemble, "nusnet": NusNetEnsemble}
+    if card["architecture"] not in classes:
         raise InputError(f"model {d.name}: unknown architecture {card['architecture']!r}")
     state = torch.load(d / card["weights"], map_location="cpu", weights_only=True)
     state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
-    model = DeerNetEnsemble(**card["hparams"])
+    model = classes[card["architecture"]](**card["hparams"])
     model.load_state_dict(state)
     model.eval()
     return model.to(device), card

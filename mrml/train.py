@@ -29,7 +29,7 @@ from mrml.device import pick_device
 from mrml.errors import InputError
 from mrml.nets.deernet import DeerNetEnsemble
 
-ARCHITECTURES = ("deernet",)
+ARCHITECTURES = ("deernet", "nusnet")
 DEFAULT_HPARAMS = {"hidden": 256, "n_layers": 3}
 
 
@@ -272,4 +272,8 @@ def train(architecture: str, out_dir, **kwargs) -> dict:
     """Train a registered architecture (see :data:`ARCHITECTURES`)."""
     if architecture not in ARCHITECTURES:
         raise InputError(f"unknown model architecture {architecture!r}; available: {', '.join(ARCHITECTURES)}")
+    if architecture == "nusnet":
+        from mrml.train_nus import train_nusnet
+
+        return train_nusnet(out_dir, **kwargs)
     return train_deernet(out_dir, **kwargs)
