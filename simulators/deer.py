@@ -333,9 +333,12 @@ def dipolar_kernel_tabulated(t_us, r_nm):
     """
     x_tab, c_tab, _ = _cell_kernel_table()
     x = np.abs(np.asarray(t_us, dtype=float)[:, None] * dipolar_frequency_mhz(r_nm)[None, :])
-    if x.size and x.max() > x_tab[-1]:
+    if x.size and x.max() >= x_tab[-2]:
         return dipolar_kernel(t_us, r_nm)
-    return np.interp(x.ravel(), x_tab, c_tab).reshape(x.shape)
+    pos = x / _TABLE_STEP  # uniform table: index arithmetic instead of np.interp's search
+    i0 = pos.astype(np.int64)
+    f = pos - i0
+    return c_tab[i0] * (1.0 - f) + c_tab[i0 + 1] * f
 
 
 @functools.lru_cache(maxsize=256)

@@ -177,15 +177,37 @@ def analyse(spectra: Sequence[Spectrum] | Spectrum, *, model="deernet", device: 
     dr_c = r_c[1] - r_c[0]
     n_in = int(card["input"]["n_points"])
     results: list = [None] * len(spectra)
-    ready = []
+    traces = {}
     for i, sp in enumerate(spectra):
         try:
-            t, v = trace_of(sp)
-            ready.append((i, t, v, prepare(t, v, n_points=n_in, zero_time_us=zero_time_us)))
+            traces[i] = trace_of(sp)
+            _check_trace(traces[i][0], traces[i][1])
         except DataError as exc:
             if errors == "raise":
                 raise
             results[i] = exc
+            traces.pop(i, None)
+    ready = []
+    for group in _same_shape_groups(traces):  # one batched preprocessing call per record length
+        t = np.stack([traces[i][0] for i in group])
+        v = np.stack([traces[i][1] for i in group])
+        try:
+            preps = [prepare(t, v, n_points=n_in, zero_time_us=zero_time_us)]
+        except DataError:  # find the culprit(s) one by one
+            preps = None
+        if preps is not None:
+            for j, i in enumerate(group):
+                ready.append((i, traces[i][0], traces[i][1], _row(preps[0], j)))
+            continue
+        for i in group:
+            try:
+                ready.append((i, traces[i][0], traces[i][1],
+                              prepare(traces[i][0], traces[i][1], n_points=n_in, zero_time_us=zero_time_us)))
+            except DataError as exc:
+                if errors == "raise":
+                    raise
+                results[i] = exc
+    ready.sort(key=lambda r: r[0])
     if ready:
         members = predict_members(net, np.concatenate([r[3].x for r in ready])) / dr_c  # (K, n, nr) canonical
     for j, (i, t, v, prep) in enumerate(ready):
@@ -201,6 +223,26 @@ def analyse(spectra: Sequence[Spectrum] | Spectrum, *, model="deernet", device: 
                 raise
             results[i] = exc
     return results
+
+
+def _check_trace(t, v) -> None:
+    """Errors that batched preprocessing would otherwise report without naming the trace."""
+    if np.ndim(v) != 1 or np.shape(t) != np.shape(v):
+        raise DataError(f"expected a 1D trace with one time per point, got shapes {np.shape(t)} and {np.shape(v)}")
+
+
+def _same_shape_groups(traces: dict) -> list[list[int]]:
+    groups: dict = {}
+    for i, (t, v) in traces.items():
+        groups.setdefault((len(v), np.iscomplexobj(v)), []).append(i)
+    return list(groups.values())
+
+
+def _row(prep, j):
+    """Row ``j`` of a batched :class:`Prepared` as a one-row batch."""
+    import dataclasses as _dc
+
+    return _dc.replace(prep, **{f.name: getattr(prep, f.name)[j:j + 1] for f in _dc.fields(prep)})
 
 
 def _finish(sp, t, v, prep, r, p, lo, hi, member_means, model_name) -> DeerResult:
