@@ -74,6 +74,8 @@ def format_for(path: str | os.PathLike) -> str:
         If the suffix is not a known format.
     """
     p = Path(path)
+    if (p.is_dir() or p.name in ("fid", "ser")) and (p if p.is_dir() else p.parent).joinpath("acqus").is_file():
+        return "bruker"  # an experiment folder, or its fid/ser
     fmt = FORMATS.get(p.suffix.lower())
     if fmt is not None:
         return fmt
@@ -107,7 +109,7 @@ def read(path: str | os.PathLike):
     """
     p = Path(path)
     fmt = format_for(p)
-    if fmt != "bes3t":  # BES3T resolves its own companion files and stems
+    if fmt not in ("bes3t", "bruker"):  # these resolve their own companion files, stems and folders
         if p.is_dir():
             raise InputError(f"{p}: is a directory, not a {fmt} file")
         if not p.exists():

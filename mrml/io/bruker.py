@@ -1,0 +1,104 @@
+"""Bruker TopSpin raw data (an experiment folder with ``acqus`` and ``fid`` or ``ser``) through nmrglue.
+
+Reading keeps nmrglue's layout (direct dimension last and complex; indirect
+dimensions as acquired, e.g. echo/antiecho or States row pairs) and the digital
+filter as recorded; every axis is a time axis in microseconds with its
+spectral width, observe frequency, carrier and nucleus label. The parameter
+files (``acqus``, ``acqu2s``, ...) are kept in :attr:`Spectrum.header`, with the
+acquisition mode of each indirect dimension under ``"encodings"`` and a NUS
+schedule (``nuslist``) under ``"nuslist"`` when the folder has one. Writing
+Bruker data is not supported (write NMRPipe instead).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from mrml.errors import InputError
+from mrml.spectrum import Axis, Spectrum
+
+__all__ = ["read", "write", "experiment_dir"]
+
+
+def experiment_dir(path: str | os.PathLike) -> Path | None:
+    """The experiment folder for a folder or its ``fid``/``ser`` file, or None if it is not Bruker data."""
+    p = Path(path)
+    d = p if p.is_dir() else p.parent if p.name in ("fid", "ser") else None
+    if d is not None and (d / "acqus").is_file():
+        return d
+    return None
+
+
+def read(path: str | os.PathLike) -> Spectrum:
+    """Read a Bruker experiment folder (or its ``fid``/``ser`` file).
+
+    Raises
+    ------
+    InputError
+        No ``acqus``, no data file, or data that do not match the parameters (e.g. a truncated ``ser``).
+    """
+    import nmrglue as ng
+
+    d = experiment_dir(path)
+    if d is None:
+        raise InputError(f"{path}: not a Bruker experiment folder (no acqus file)")
+    if not ((d / "fid").is_file() or (d / "ser").is_file()):
+        raise InputError(f"{d}: Bruker folder without fid or ser data")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pulse-program and referencing notes
+            dic, data = ng.bruker.read(str(d))
+            data = np.asarray(data)
+            udic = ng.bruker.guess_udic(dic, data)
+    except (ValueError, OSError, IndexError, KeyError, TypeError, ZeroDivisionError) as exc:
+        # nmrglue reports short or inconsistent data in several ways
+        raise InputError(f"{d}: unreadable or truncated Bruker data ({type(exc).__name__}: {exc})") from None
+    expected = _expected_bytes(dic)
+    actual = (d / ("ser" if (d / "ser").is_file() else "fid")).stat().st_size
+    if expected is not None and actual < expected:
+        raise InputError(f"{d}: truncated Bruker data ({actual} of {expected} bytes)")
+    if not np.all(np.isfinite(data)):
+        raise InputError(f"{d}: data contain NaN or infinite values")
+    axes = []
+    for k in range(data.ndim):
+        u = udic[k]
+        sw = float(u["sw"])
+        pairs = k < data.ndim - 1 and bool(u["complex"])  # indirect quadrature: two rows per time point
+        steps = np.arange(data.shape[k]) // 2 if pairs else np.arange(data.shape[k])
+        axes.append(Axis(label=str(u["label"]), size=data.shape[k], domain="time", unit="us",
+                         values=steps / sw * 1e6 if sw > 0 else None,
+                         sw_hz=sw, obs_mhz=float(u["obs"]), car_hz=float(u["car"])))
+    header = dict(dic)
+    header["encodings"] = [str(udic[k]["encoding"]) for k in range(data.ndim)]
+    nus = d / "nuslist"
+    if nus.is_file():
+        from mrml.io.schedule import read_schedule
+
+        header["nuslist"] = read_schedule(nus).tolist()
+    return Spectrum(data=data, axes=tuple(axes), header=header, format="bruker", source=str(d),
+                    provenance=(f"read {d.name} (Bruker, nmrglue)",))
+
+
+def _expected_bytes(dic) -> int | None:
+    """Bytes the fid/ser file must hold: TD of each dimension (blocks of 256 bytes along the direct one)."""
+    try:
+        acqus = dic["acqus"]
+        td = int(acqus["TD"])
+        bytes_per = 8 if int(acqus.get("DTYPA", 0)) == 2 else 4
+        row = int(np.ceil(td * bytes_per / 256.0)) * 256
+        rows = 1
+        for name in ("acqu2s", "acqu3s"):
+            if name in dic:
+                rows *= int(dic[name]["TD"])
+        return row * rows
+    except (KeyError, ValueError, TypeError):
+        return None
+
+
+def write(path: str | os.PathLike, spectrum: Spectrum) -> None:
+    """Not supported: Bruker data are raw instrument output."""
+    raise InputError(f"{path}: writing Bruker data is not supported; write NMRPipe (.fid, .ft2) instead")
