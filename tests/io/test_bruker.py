@@ -37,5 +37,9 @@ def test_truncated_ser_missing_acqus_and_writing_are_refused(tmp_path):
     (d / "acqus").unlink()
     with pytest.raises(InputError):
         read(d)
+    from mrml.io import bruker
+
     with pytest.raises(InputError, match="not supported"):
-        write(tmp_path / "x" / "ser", read(HSQC))
+        bruker.write(tmp_path / "ser", read(HSQC))
+    with pytest.raises(InputError, match="unknown output type"):
+        write(tmp_path / "ser", read(HSQC))
