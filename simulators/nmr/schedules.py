@@ -10,6 +10,9 @@ and fixes the phase, and draws from an explicit :class:`numpy.random.Generator`.
   and Wagner, J. Am. Chem. Soc. 2010): gaps between sampled points are Poisson
   distributed with a mean that grows along the time axis, which keeps large
   gaps rare and gives low reconstruction artefacts.
+- :func:`poisson_gap_2d`: the same for two indirect dimensions (3D experiments):
+  Poisson gaps along each row of the (n1, n2) grid, their mean growing with the
+  distance from the grid origin, so the points crowd where both times are short.
 - :func:`exponential_random`: random sampling without repeats, weighted by
   ``exp(-t / (decay * t_max))`` (matched to a decaying signal); 1D or 2D.
 """
@@ -74,6 +77,52 @@ def poisson_gap(n_total: int, n_sampled: int, *, rng: np.random.Generator, weigh
             best = picked
         rate = rate * _RATE_STEP if len(picked) > n_sampled else rate / _RATE_STEP
     return _fix_count(np.asarray(best, dtype=np.int64), n_total, n_sampled, rng)
+
+
+def poisson_gap_2d(shape, n_sampled: int, *, rng: np.random.Generator) -> np.ndarray:
+    """Sine-weighted Poisson-gap schedule on a grid of two indirect dimensions.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        ``(n1, n2)`` complex points of the two fully sampled indirect dimensions.
+    n_sampled : int
+        Pairs to sample.
+    rng : numpy.random.Generator
+        Source of randomness.
+
+    Returns
+    -------
+    numpy.ndarray of int64, shape (n_sampled, 2)
+        Index pairs sorted by the first then the second dimension, starting with (0, 0).
+    """
+    n1, n2 = (int(v) for v in shape)
+    n_total, n_sampled = _check_counts(n1 * n2, n_sampled)
+    if n_sampled == n_total:
+        return np.stack(np.unravel_index(np.arange(n_total), (n1, n2)), axis=1).astype(np.int64)
+    u1 = (np.arange(n1) + 0.5) / (n1 + 1)
+    u2 = (np.arange(n2) + 0.5) / (n2 + 1)
+    radius = np.minimum(np.hypot(u1[:, None], u2[None, :]) / np.sqrt(2.0), 1.0)
+    shape_w = np.sin(0.5 * np.pi * radius)  # (n1, n2) gap scale, small near (0, 0)
+    rate = n_total / n_sampled - 1.0
+    best = None
+    for _ in range(_MAX_TRIES):
+        gaps = rng.poisson(rate * shape_w)
+        picked = []
+        for i in range(n1):
+            j = 0
+            while j < n2:
+                picked.append(i * n2 + j)
+                j += 1 + int(gaps[i, j])
+        if len(picked) == n_sampled:
+            flat = np.asarray(picked, dtype=np.int64)
+            break
+        if best is None or abs(len(picked) - n_sampled) < abs(len(best) - n_sampled):
+            best = picked
+        rate = rate * _RATE_STEP if len(picked) > n_sampled else rate / _RATE_STEP
+    else:
+        flat = _fix_count(np.asarray(best, dtype=np.int64), n_total, n_sampled, rng)
+    return np.stack(np.unravel_index(np.sort(flat), (n1, n2)), axis=1).astype(np.int64)
 
 
 def _fix_count(picked: np.ndarray, n_total: int, n_sampled: int, rng: np.random.Generator) -> np.ndarray:

@@ -42,3 +42,14 @@ def test_exponential_random_one_and_two_dimensions():
 def test_bad_requests_raise(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_poisson_gap_2d_exact_count_unique_pairs_crowded_near_the_origin():
+    from simulators.nmr.schedules import poisson_gap_2d
+
+    s = poisson_gap_2d((40, 32), 320, rng=np.random.default_rng(0))
+    assert s.shape == (320, 2) and tuple(s[0]) == (0, 0)
+    assert len({tuple(r) for r in s}) == 320 and s[:, 0].max() < 40 and s[:, 1].max() < 32
+    near = np.mean((s[:, 0] < 20) & (s[:, 1] < 16))
+    assert near > 0.25 + 0.05  # the near quarter of the grid holds more than a quarter of the points
+    assert np.array_equal(s, poisson_gap_2d((40, 32), 320, rng=np.random.default_rng(0)))
