@@ -90,3 +90,13 @@ def test_frequency_domain_indirect_dimension_and_truncated_file_are_refused(tmp_
     (tmp_path / "cut.ft1").write_bytes(raw[:-5000])
     res = mrml("reconstruct", tmp_path / "cut.ft1", "--schedule", NUS / "ss_hdac.out", "-o", tmp_path / "o.ft1")
     assert res.returncode == 2 and "truncated" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_schedule_command_makes_a_schedule_that_reconstruct_accepts(tmp_path):
+    res = mrml("schedule", "--points", 192, "--fraction", 0.125, "--seed", 4, "-o", tmp_path / "ss.out", "--json")
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["sampled"] == 24
+    sched = np.loadtxt(tmp_path / "ss.out", dtype=int)
+    assert sched.shape == (24,) and sched[0] == 0 and len(set(sched)) == 24
+    res = mrml("schedule", "--points", 192, "--sampled", 300, "-o", tmp_path / "bad.out")
+    assert res.returncode == 2 and "between 1 and 192" in res.stderr
