@@ -291,8 +291,9 @@ def deer(inputs, output, out_dir, plot, model, zero_time_us, time_unit, overwrit
 
 @main.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path())
-@click.option("--schedule", "schedule_path", required=True, type=click.Path(),
-              help="Sampling schedule: 0-based complex-point indices, one per line, in acquisition order.")
+@click.option("--schedule", "schedule_path", default=None, type=click.Path(),
+              help="Sampling schedule: 0-based complex-point indices, one per line, in acquisition order "
+                   "(default for a Bruker folder: its nuslist).")
 @click.option("-o", "--output", type=click.Path(), help="Output NMRPipe file for one input.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Output folder for several inputs.")
 @click.option("--method", type=click.Choice(["ist", "ist-ve"]), default="ist", show_default=True,
@@ -308,15 +309,18 @@ def deer(inputs, output, out_dir, plot, model, zero_time_us, time_unit, overwrit
 def reconstruct(inputs, schedule_path, output, out_dir, method, phase_deg, n_points, n_iter, overwrite, as_json):
     """Reconstruct non-uniformly sampled NMR planes (NMRPipe in, NMRPipe out).
 
-    Each input has its direct dimension processed and its indirect dimension holding only the
-    sampled complex points (States rows interleaved) in schedule order; the output holds the full
-    indirect time domain, ready for apodisation, zero filling and Fourier transform.
+    Each input is an NMRPipe plane whose direct dimension is processed and whose indirect dimension
+    holds only the sampled complex points (States rows interleaved) in schedule order, or a raw
+    Bruker NUS experiment folder (ser, acqus, acqu2s, nuslist; States or echo/antiecho), whose
+    direct dimension is processed automatically. The output (NMRPipe) holds the full indirect time
+    domain, ready for apodisation, zero filling and Fourier transform.
 
     \b
     Examples:
       mrml reconstruct hdac_ex.ft1 --schedule ss_hdac.out --points 192 -o hdac_full.ft1
       mrml reconstruct planes/*.ft1 --schedule nuslist --out full/
       mrml reconstruct nus.ft1 --schedule nuslist --method ist-ve --phase 90 -o full.ft1
+      mrml reconstruct bruker/12/ -o hsqc_full.ft1
     """
     from pathlib import Path
 
@@ -329,8 +333,9 @@ def reconstruct(inputs, schedule_path, output, out_dir, method, phase_deg, n_poi
         raise click.UsageError("give -o OUT for one input or --out DIR for several")
     if output is not None and len(inputs) > 1:
         raise click.UsageError("-o takes one input; use --out DIR for several")
-    schedule = read_schedule(schedule_path)
-    targets = [Path(output)] if output else [Path(out_dir) / Path(p).name for p in inputs]
+    schedule = read_schedule(schedule_path) if schedule_path else None
+    targets = [Path(output)] if output else [Path(out_dir) / (Path(p).name if Path(p).suffix else f"{Path(p).name}.ft1")
+                                             for p in inputs]
     if out_dir:
         Path(out_dir).mkdir(parents=True, exist_ok=True)
     summaries, failed = [], 0

@@ -48,16 +48,29 @@ def read(path: str | os.PathLike) -> Spectrum:
         raise InputError(f"{path}: not a Bruker experiment folder (no acqus file)")
     if not ((d / "fid").is_file() or (d / "ser").is_file()):
         raise InputError(f"{d}: Bruker folder without fid or ser data")
+    nuslist = None
+    if (d / "nuslist").is_file():
+        from mrml.io.schedule import read_schedule
+
+        nuslist = read_schedule(d / "nuslist")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # pulse-program and referencing notes
-            dic, data = ng.bruker.read(str(d))
+            shape = _nus_shape(d, nuslist)
+            if shape:  # nmrglue's shape guess assumes fully sampled data: read the binary directly
+                dic = ng.bruker.read_acqus_file(str(d))
+                acqus = dic["acqus"]
+                _, data = ng.bruker.read_binary(str(d / "ser"), shape=shape, cplex=True,
+                                                big=int(acqus.get("BYTORDA", 0)) == 1,
+                                                isfloat=int(acqus.get("DTYPA", 0)) == 2)
+            else:
+                dic, data = ng.bruker.read(str(d))
             data = np.asarray(data)
             udic = ng.bruker.guess_udic(dic, data)
     except (ValueError, OSError, IndexError, KeyError, TypeError, ZeroDivisionError) as exc:
         # nmrglue reports short or inconsistent data in several ways
         raise InputError(f"{d}: unreadable or truncated Bruker data ({type(exc).__name__}: {exc})") from None
-    expected = _expected_bytes(dic)
+    expected = _expected_bytes(dic, None if nuslist is None else 2 * len(nuslist))
     actual = (d / ("ser" if (d / "ser").is_file() else "fid")).stat().st_size
     if expected is not None and actual < expected:
         raise InputError(f"{d}: truncated Bruker data ({actual} of {expected} bytes)")
@@ -74,26 +87,37 @@ def read(path: str | os.PathLike) -> Spectrum:
                          sw_hz=sw, obs_mhz=float(u["obs"]), car_hz=float(u["car"])))
     header = dict(dic)
     header["encodings"] = [str(udic[k]["encoding"]) for k in range(data.ndim)]
-    nus = d / "nuslist"
-    if nus.is_file():
-        from mrml.io.schedule import read_schedule
-
-        header["nuslist"] = read_schedule(nus).tolist()
+    if nuslist is not None:
+        header["nuslist"] = nuslist.tolist()
     return Spectrum(data=data, axes=tuple(axes), header=header, format="bruker", source=str(d),
                     provenance=(f"read {d.name} (Bruker, nmrglue)",))
 
 
-def _expected_bytes(dic) -> int | None:
-    """Bytes the fid/ser file must hold: TD of each dimension (blocks of 256 bytes along the direct one)."""
+def _nus_shape(d: Path, nuslist) -> tuple | None:
+    """Data shape of a 2D NUS ``ser`` (two rows per sampled increment), for nmrglue."""
+    if nuslist is None or np.ndim(nuslist) != 1 or not (d / "ser").is_file():
+        return None
+    import nmrglue as ng
+
+    td = int(ng.bruker.read_jcamp(str(d / "acqus"))["TD"])
+    return (2 * len(nuslist), td // 2)
+
+
+def _expected_bytes(dic, rows: int | None = None) -> int | None:
+    """Bytes the fid/ser file must hold: TD of each dimension (blocks of 256 bytes along the direct one).
+
+    ``rows`` overrides the indirect dimensions (NUS data hold only the sampled increments).
+    """
     try:
         acqus = dic["acqus"]
         td = int(acqus["TD"])
         bytes_per = 8 if int(acqus.get("DTYPA", 0)) == 2 else 4
         row = int(np.ceil(td * bytes_per / 256.0)) * 256
-        rows = 1
-        for name in ("acqu2s", "acqu3s"):
-            if name in dic:
-                rows *= int(dic[name]["TD"])
+        if rows is None:
+            rows = 1
+            for name in ("acqu2s", "acqu3s"):
+                if name in dic:
+                    rows *= int(dic[name]["TD"])
         return row * rows
     except (KeyError, ValueError, TypeError):
         return None

@@ -64,18 +64,21 @@ def sampled_points(spectrum: Spectrum, schedule) -> np.ndarray:
     return cols[0::2].astype(np.float64) + 1j * cols[1::2].astype(np.float64)
 
 
-def reconstruct(spectrum: Spectrum, schedule, *, n_points: int | None = None, method: str = "ist",
+def reconstruct(spectrum: Spectrum, schedule=None, *, n_points: int | None = None, method: str = "ist",
                 n_iter: int = 200, phase_deg: float | None = None) -> tuple[Spectrum, ReconstructionResult]:
     """Reconstruct the full indirect time domain of a NUS plane.
 
     Parameters
     ----------
     spectrum : Spectrum
-        NMRPipe plane as described in the module docstring.
-    schedule : array_like of int, shape (n_sampled,)
-        0-based indices of the sampled complex points, in the order of the rows.
+        NMRPipe plane as described in the module docstring, or a raw 2D Bruker data set
+        (its direct dimension is processed first, :func:`mrml.stages.nmr_direct.bruker_plane`).
+    schedule : array_like of int, shape (n_sampled,), optional
+        0-based indices of the sampled complex points, in the order of the rows
+        (default for Bruker data: the folder's ``nuslist``).
     n_points : int, optional
-        Complex points of the full indirect dimension (default :func:`default_points`).
+        Complex points of the full indirect dimension (default: the Bruker ``acqu2s`` TD / 2,
+        else :func:`default_points`).
     method : {"ist", "ist-ve"}
         Plain IST, or IST with the virtual-echo constraint (needs ``phase_deg``).
     n_iter : int
@@ -91,6 +94,17 @@ def reconstruct(spectrum: Spectrum, schedule, *, n_points: int | None = None, me
 
     if method not in METHODS:
         raise InputError(f"unknown reconstruction method {method!r}; available: {', '.join(METHODS)}")
+    if spectrum.format == "bruker":  # raw Bruker folder: process the direct dimension first
+        from mrml.stages.nmr_direct import bruker_plane
+
+        spectrum, info = bruker_plane(spectrum)
+        if schedule is None:
+            if info["nuslist"] is None:
+                raise InputError(f"{spectrum.source}: no nuslist in the folder; give --schedule")
+            schedule = info["nuslist"]
+        n_points = n_points or info["n_full"]
+    if schedule is None:
+        raise InputError("a schedule is needed (--schedule)")
     sched = np.asarray(schedule)
     if sched.ndim != 1:
         raise InputError(f"a 2D plane needs a one-column schedule, got {sched.shape[1]} columns")
