@@ -301,12 +301,16 @@ def deer(inputs, output, out_dir, plot, model, zero_time_us, time_unit, overwrit
 @click.option("--phase", "phase_deg", type=float, default=None,
               help="Zero-order phase (degrees, NMRPipe PS -p0) of the indirect dimension, for ist-ve.")
 @click.option("--points", "n_points", type=int, default=None,
-              help="Complex points of the full indirect dimension (default: last index + 1, rounded up to 16).")
+              help="Complex points of the full indirect dimension (default: Bruker acqu2s TD/2, else the last "
+                   "index + 1 rounded up to 16).")
+@click.option("--direct-phase", "direct_phase_deg", type=float, default=None,
+              help="Zero-order phase (degrees) of the direct dimension of a raw Bruker folder (default: automatic).")
 @click.option("--iterations", "n_iter", type=int, default=200, show_default=True, help="IST iterations.")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @user_errors
-def reconstruct(inputs, schedule_path, output, out_dir, method, phase_deg, n_points, n_iter, overwrite, as_json):
+def reconstruct(inputs, schedule_path, output, out_dir, method, phase_deg, n_points, direct_phase_deg, n_iter,
+                overwrite, as_json):
     """Reconstruct non-uniformly sampled NMR planes (NMRPipe in, NMRPipe out).
 
     Each input is an NMRPipe plane whose direct dimension is processed and whose indirect dimension
@@ -343,7 +347,7 @@ def reconstruct(inputs, schedule_path, output, out_dir, method, phase_deg, n_poi
         try:
             spectrum = read(src)
             result, info = run(spectrum, schedule, n_points=n_points, method=method, n_iter=n_iter,
-                               phase_deg=phase_deg)
+                               phase_deg=phase_deg, direct_phase_deg=direct_phase_deg)
             if dst.exists() and not overwrite:
                 raise InputError(f"{dst} exists; use --overwrite to replace it")
             write(dst, result)  # atomic

@@ -142,4 +142,4 @@ def test_bruker_nus_folder_is_processed_and_reconstructed(tmp_path):
     ref, _ = bruker_plane(read(HSQC))
     assert rec.shape == ref.shape == (512, 1024)
     s_rec, s_ref = _indirect_spectrum(rec), _indirect_spectrum(ref)
-    assert np.linalg.norm(s_rec - s_ref) / np.linalg.norm(s_ref) < 0.25  # 0.14 measured (IST, 25 %)
+    assert np.linalg.norm(s_rec - s_ref) / np.linalg.norm(s_ref) < 0.25  # 0.15 measured (IST, 25 %)

@@ -65,7 +65,8 @@ def sampled_points(spectrum: Spectrum, schedule) -> np.ndarray:
 
 
 def reconstruct(spectrum: Spectrum, schedule=None, *, n_points: int | None = None, method: str = "ist",
-                n_iter: int = 200, phase_deg: float | None = None) -> tuple[Spectrum, ReconstructionResult]:
+                n_iter: int = 200, phase_deg: float | None = None,
+                direct_phase_deg: float | None = None) -> tuple[Spectrum, ReconstructionResult]:
     """Reconstruct the full indirect time domain of a NUS plane.
 
     Parameters
@@ -85,6 +86,8 @@ def reconstruct(spectrum: Spectrum, schedule=None, *, n_points: int | None = Non
         IST iterations.
     phase_deg : float, optional
         Zero-order phase of the indirect dimension (NMRPipe ``PS -p0``) for ``ist-ve``.
+    direct_phase_deg : float, optional
+        Zero-order phase of the direct dimension of raw Bruker input (default: found automatically).
 
     Returns
     -------
@@ -97,7 +100,7 @@ def reconstruct(spectrum: Spectrum, schedule=None, *, n_points: int | None = Non
     if spectrum.format == "bruker":  # raw Bruker folder: process the direct dimension first
         from mrml.stages.nmr_direct import bruker_plane
 
-        spectrum, info = bruker_plane(spectrum)
+        spectrum, info = bruker_plane(spectrum, p0_deg=direct_phase_deg)
         if schedule is None:
             if info["nuslist"] is None:
                 raise InputError(f"{spectrum.source}: no nuslist in the folder; give --schedule")
