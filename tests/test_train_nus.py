@@ -4,6 +4,7 @@ writes a card and weights that load through the registry."""
 import json
 
 import numpy as np
+import pytest
 import torch
 
 from mrml import models
@@ -36,9 +37,48 @@ def test_network_fits_a_fixed_batch_and_keeps_measured_points():
 
 def test_short_training_run_writes_a_loadable_model(tmp_path):
     card = train_nusnet(tmp_path / "m", ensemble=2, steps=30, batch_size=16, pool_size=1024, refresh=256,
-                        n_val=8, progress=False, seed=3, overrides={"n_points": 64}, width=8, dilations=(1, 2, 4))
+                        n_val=8, progress=False, seed=3, overrides={"n_points": 64},
+                        hparams={"n_iter": 8, "refine_every": 4, "width": 8})
     assert json.loads((tmp_path / "m" / "card.json").read_text())["sha256"] == card["sha256"]
     model, card2 = models.load_model(tmp_path / "m", device="cpu")
     assert card2["architecture"] == "nusnet" and model.n_members == 2
     assert set(card["metrics_validation"]) >= {"nrmsd_net", "nrmsd_ist", "share_net_better"}
-    assert card["training"]["steps"] == 30
+    assert card["training"]["steps"] == 30 and card["hparams"]["kind"] == "unrolled"
+
+
+def test_unrolled_ist_starts_as_plain_ist_and_learning_beats_it():
+    from mrml.nets.nusnet import UnrolledIst
+    from mrml.stages.nus_ist import ist
+    from mrml.train_nus import spectral_loss, spectral_nrmsd
+
+    torch.manual_seed(0)
+    sim = get_simulator("nus", overrides={"n_points": 64})
+    xv, yv = to_inputs(sim.simulate(48, np.random.default_rng(9)))
+    xp, yp = to_inputs(sim.simulate(1024, np.random.default_rng(1)))
+    net = UnrolledIst(n_iter=12, refine_every=4, width=8, n_members=1, final_threshold=0.02)
+
+    def val_error():
+        with torch.no_grad():
+            xt = torch.tensor(xv)
+            s = scale_columns(xt)[:, None, None]
+            out = (net(torch.cat([xt[:, :2] / s, xt[:, 2:]], 1))[0] * s).numpy()
+        return spectral_nrmsd(out[:, 0] + 1j * out[:, 1], yv[:, 0] + 1j * yv[:, 1]).mean()
+
+    mask = xv[:, 2] > 0
+    xs = xv[:, 0] + 1j * xv[:, 1]
+    plain = np.stack([ist(xs[i, mask[i]], np.flatnonzero(mask[i]), 64, n_iter=12, final_threshold=0.02)
+                      for i in range(len(xs))])
+    truth = yv[:, 0] + 1j * yv[:, 1]
+    assert val_error() == pytest.approx(spectral_nrmsd(plain, truth).mean(), rel=1e-3)  # untrained = IST
+    opt = torch.optim.Adam(net.parameters(), lr=3e-3)
+    rng = np.random.default_rng(0)
+    before = val_error()
+    for _ in range(150):
+        i = rng.integers(0, len(xp), 32)
+        xb, yb = torch.tensor(xp[i]), torch.tensor(yp[i])
+        s = scale_columns(xb)[:, None, None]
+        loss = spectral_loss(net(torch.cat([xb[:, :2] / s, xb[:, 2:]], 1)), yb / s)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert val_error() < 0.85 * before
