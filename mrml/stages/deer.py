@@ -233,7 +233,7 @@ def _check_trace(t, v) -> None:
 
 def _same_shape_groups(traces: dict) -> list[list[int]]:
     groups: dict = {}
-    for i, (t, v) in traces.items():
+    for i, (_t, v) in traces.items():
         groups.setdefault((len(v), np.iscomplexobj(v)), []).append(i)
     return list(groups.values())
 
