@@ -19,6 +19,19 @@ from __future__ import annotations
 import numpy as np
 
 
+def _columns(sampled, schedule, n_full: int):
+    """Sampled points as complex columns (n_sampled, n_cols), checked schedule, and whether the input was 1D."""
+    y = np.asarray(sampled)
+    one = y.ndim == 1
+    y = y.reshape(y.shape[0], -1).astype(np.complex128)
+    idx = np.asarray(schedule, dtype=np.int64).ravel()
+    if idx.size != y.shape[0]:
+        raise ValueError(f"schedule has {idx.size} points but the data have {y.shape[0]} sampled rows")
+    if idx.min() < 0 or idx.max() >= n_full:
+        raise ValueError(f"schedule indices must lie in [0, {n_full})")
+    return y, idx, one
+
+
 def ist(sampled, schedule, n_full: int, *, n_iter: int = 200, final_threshold: float = 0.01) -> np.ndarray:
     """Reconstruct the full indirect time domain of one or many columns by IST.
 
@@ -41,14 +54,7 @@ def ist(sampled, schedule, n_full: int, *, n_iter: int = 200, final_threshold: f
     numpy.ndarray, complex128, shape (n_full,) or (n_full, n_cols)
         Reconstructed time domain, with the measured points kept exactly.
     """
-    y = np.asarray(sampled)
-    one = y.ndim == 1
-    y = y.reshape(y.shape[0], -1).astype(np.complex128)
-    idx = np.asarray(schedule, dtype=np.int64).ravel()
-    if idx.size != y.shape[0]:
-        raise ValueError(f"schedule has {idx.size} points but the data have {y.shape[0]} sampled rows")
-    if idx.min() < 0 or idx.max() >= n_full:
-        raise ValueError(f"schedule indices must lie in [0, {n_full})")
+    y, idx, one = _columns(sampled, schedule, n_full)
     if not 0 < final_threshold < 1:
         raise ValueError("final_threshold must lie between 0 and 1")
     n_fft = 2 * n_full
@@ -96,14 +102,7 @@ def ist_virtual_echo(sampled, schedule, n_full: int, *, phase_deg: float, n_iter
     numpy.ndarray, complex128
         Reconstructed time domain in the input's phase, measured points kept.
     """
-    y0 = np.asarray(sampled)
-    one = y0.ndim == 1
-    y0 = y0.reshape(y0.shape[0], -1).astype(np.complex128)
-    idx = np.asarray(schedule, dtype=np.int64).ravel()
-    if idx.size != y0.shape[0]:
-        raise ValueError(f"schedule has {idx.size} points but the data have {y0.shape[0]} sampled rows")
-    if idx.min() < 0 or idx.max() >= n_full:
-        raise ValueError(f"schedule indices must lie in [0, {n_full})")
+    y0, idx, one = _columns(sampled, schedule, n_full)
     rot = np.exp(1j * np.deg2rad(phase_deg))
     y = y0 * rot
     # the echo spans -(n_full - 1)..(n_full - 1); a domain twice as long lets the model continue it
