@@ -128,6 +128,38 @@ def evaluate(model, x, p_true, calib: dict) -> dict:
     return metrics.summary(mean, lo, hi, p_true / dr, CANONICAL_R_NM)
 
 
+def optimiser_step(opt, loss, *, done: float, lr: float, losses: list, bar=None) -> None:
+    """Backward pass, optimiser step, learning rate for the fraction ``done``, loss log and progress bar."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    for group in opt.param_groups:
+        group["lr"] = _learning_rate(done, lr)
+    losses.append(float(loss.detach()))
+    if bar is not None:
+        bar.update(1)
+
+
+def write_model(out: Path, model, card: dict, losses, *, half: bool = False) -> dict:
+    """Write ``weights.pt`` (atomically; float16 if ``half``), ``loss.csv`` and ``card.json`` with the sha256.
+
+    ``card`` gets ``weights``, ``weights_dtype``, ``sha256`` and ``size_bytes``; returns the completed card.
+    """
+    weights = out / "weights.pt"
+    state = {k: v.detach().to("cpu", torch.float16 if half and v.is_floating_point() else v.dtype)
+             for k, v in model.state_dict().items()}
+    tmp = weights.with_suffix(".pt.tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, weights)
+    np.savetxt(out / "loss.csv", np.asarray(losses), header="loss", comments="", fmt="%.6g")
+    card = {**card, "weights": "weights.pt", "weights_dtype": "float16" if half else "float32",
+            "sha256": hashlib.sha256(weights.read_bytes()).hexdigest(), "size_bytes": weights.stat().st_size}
+    tmp = out / "card.json.tmp"
+    tmp.write_text(json.dumps(card, indent=2))
+    os.replace(tmp, out / "card.json")
+    return card
+
+
 def train_deernet(out_dir, *, data=None, ensemble: int = 16, steps: int = 20000, batch_size: int = 256,
                   lr: float = 2e-3, seed: int = 0, pool_size: int = 131072, refresh: int = 4096,
                   refresh_every: int = 50, n_val: int = 4000, hidden: int = DEFAULT_HPARAMS["hidden"],
@@ -202,17 +234,10 @@ def train_deernet(out_dir, *, data=None, ensemble: int = 16, steps: int = 20000,
         with _autocast(dev):
             pred = model(xb)
         loss = _loss(pred.float(), pb, l1_weight)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
         done = _progress(step, steps, time.time() - t_train, time_limit_s)
-        for group in opt.param_groups:
-            group["lr"] = _learning_rate(done, lr)
-        losses.append(float(loss.detach()))
-        if bar is not None:
-            bar.update(1)
-            if step % 50 == 0:
-                bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}")
+        optimiser_step(opt, loss, done=done, lr=lr, losses=losses, bar=bar)
+        if bar is not None and step % 50 == 0:
+            bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}")
         if done >= 1.0:
             break
     if bar is not None:
@@ -227,14 +252,6 @@ def train_deernet(out_dir, *, data=None, ensemble: int = 16, steps: int = 20000,
     x_chk, p_chk = validation_set(n_val, seed + 2)
     val_metrics = evaluate(model, x_chk, p_chk, calib)
 
-    weights_path = out / "weights.pt"
-    state = {k: v.detach().to("cpu", torch.float16 if v.is_floating_point() else v.dtype)
-             for k, v in model.state_dict().items()}
-    tmp = weights_path.with_suffix(".pt.tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, weights_path)
-    sha = hashlib.sha256(weights_path.read_bytes()).hexdigest()
-    np.savetxt(out / "loss.csv", np.asarray(losses), header="loss", comments="", fmt="%.6g")
     card: dict[str, Any] = {
         "name": "deernet",
         "architecture": "deernet",
@@ -257,15 +274,8 @@ def train_deernet(out_dir, *, data=None, ensemble: int = 16, steps: int = 20000,
             "final_loss": float(np.mean(losses[-200:])),
         },
         "metrics_validation": val_metrics,
-        "weights": "weights.pt",
-        "weights_dtype": "float16",
-        "sha256": sha,
-        "size_bytes": weights_path.stat().st_size,
     }
-    tmp = out / "card.json.tmp"
-    tmp.write_text(json.dumps(card, indent=2))
-    os.replace(tmp, out / "card.json")
-    return card
+    return write_model(out, model, card, losses, half=True)
 
 
 def train(architecture: str, out_dir, **kwargs) -> dict:

@@ -10,8 +10,6 @@ mean with IST on the same columns; weights, card and sha256 go to ``out_dir``.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import sys
 import time
@@ -25,7 +23,7 @@ from mrml.device import autocast as _autocast
 from mrml.device import pick_device
 from mrml.errors import InputError
 from mrml.nets.nusnet import NusNetEnsemble, UnrolledIst, scale_columns
-from mrml.train import _learning_rate, _progress
+from mrml.train import _learning_rate, _progress, optimiser_step, write_model
 
 DEFAULT_HPARAMS = {"width": 32, "dilations": [1, 2, 4, 8, 16, 32, 1, 2, 4, 8, 16, 32]}
 #: Network kinds: ``unrolled`` (IST unrolled with learned thresholds and spectral refiners; the default: it
@@ -160,26 +158,14 @@ def train_nusnet(out_dir, *, data=None, ensemble: int = 4, steps: int = 20000, b
         with _autocast(dev):
             pred = model(xb)
         loss = spectral_loss(pred.float(), yb / s)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
         done = _progress(step, steps, time.time() - t_train, time_limit_s)
-        for group in opt.param_groups:
-            group["lr"] = _learning_rate(done, lr)
-        losses.append(float(loss.detach()))
-        if bar is not None:
-            bar.update(1)
+        optimiser_step(opt, loss, done=done, lr=lr, losses=losses, bar=bar)
         if done >= 1.0:
             break
     if bar is not None:
         bar.close()
     train_s = time.time() - t_train
     val = evaluate(model, sim.simulate(n_val, np.random.default_rng([seed + 2, 11])))
-    weights = out / "weights.pt"
-    tmp = weights.with_suffix(".pt.tmp")
-    torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, tmp)
-    os.replace(tmp, weights)
-    np.savetxt(out / "loss.csv", np.asarray(losses), header="loss", comments="", fmt="%.6g")
     card: dict[str, Any] = {
         "name": "nusnet", "architecture": "nusnet", "hparams": {"kind": kind, **model.hparams},
         "task": "NUS: sampled indirect FID + mask -> full FID (ensemble)",
@@ -188,10 +174,6 @@ def train_nusnet(out_dir, *, data=None, ensemble: int = 4, steps: int = 20000, b
                      "steps": step, "batch_size": batch_size, "lr": lr, "pool_size": pool_size,
                      "device": str(dev), "torch": torch.__version__, "seconds_pool": round(t_pool, 1),
                      "seconds_train": round(train_s, 1), "final_loss": float(np.mean(losses[-100:]))},
-        "metrics_validation": val, "weights": "weights.pt", "weights_dtype": "float32",
-        "sha256": hashlib.sha256(weights.read_bytes()).hexdigest(), "size_bytes": weights.stat().st_size,
+        "metrics_validation": val,
     }
-    tmp = out / "card.json.tmp"
-    tmp.write_text(json.dumps(card, indent=2))
-    os.replace(tmp, out / "card.json")
-    return card
+    return write_model(out, model, card, losses)
