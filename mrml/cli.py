@@ -219,9 +219,10 @@ def train(model, data, simulate_kind, ensemble, steps, batch_size, lr, seed, dev
         click.echo(f"wrote {out_dir}: overlap {m['overlap']:.3f}, mean-distance error "
                    f"{m['mean_distance_error_nm']:.3f} nm, 95% band coverage {m['coverage_significant']:.3f}")
     else:
-        m = card["metrics_validation"]
-        click.echo(f"wrote {out_dir}: spectral NRMSD {m['nrmsd_net']:.3f} (IST {m['nrmsd_ist']:.3f}) on "
-                   f"{m['n']} validation columns; network better on {m['share_net_better']:.0%}")
+        for m in card["metrics_validation"].values():
+            click.echo(f"wrote {out_dir}: {m['n_points']} points: spectral NRMSD {m['nrmsd_net']:.3f} (IST "
+                       f"{m['nrmsd_ist']:.3f}) on {m['n']} validation columns; network better on "
+                       f"{m['share_net_better']:.0%}; band coverage {m['coverage_all']:.3f}")
 
 
 @main.command()
@@ -245,7 +246,10 @@ def models(name, as_json):
             return
         click.echo(f"{card['name']}: {card['task']}")
         click.echo(f"  training: {card['training']['command']}  (seed {card['training']['seed']})")
-        for key, val in card["metrics_validation"].items():
+        metrics = card["metrics_validation"]
+        flat = {f"{k}.{k2}": v2 for k, v in metrics.items() if isinstance(v, dict) for k2, v2 in v.items()}
+        flat.update({k: v for k, v in metrics.items() if not isinstance(v, dict)})
+        for key, val in flat.items():
             click.echo(f"  {key:<32} {val:.4g}" if isinstance(val, float) else f"  {key:<32} {val}")
         click.echo(f"  sha256 {card['sha256']}")
         return
@@ -297,10 +301,17 @@ def deer(inputs, output, out_dir, plot, model, zero_time_us, time_unit, overwrit
                    "(default for a Bruker folder: its nuslist).")
 @click.option("-o", "--output", type=click.Path(), help="Output NMRPipe file for one input.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Output folder for several inputs.")
-@click.option("--method", type=click.Choice(["ist", "ist-ve"]), default="ist", show_default=True,
-              help="ist: iterative soft thresholding; ist-ve: IST with the virtual-echo constraint (needs --phase).")
+@click.option("--method", type=click.Choice(["ist", "ist-ve", "net"]), default="ist", show_default=True,
+              help="ist: iterative soft thresholding; ist-ve: IST with the virtual-echo constraint (needs --phase); "
+                   "net: the nusnet ensemble (uses --phase, estimated when not given).")
 @click.option("--phase", "phase_deg", type=float, default=None,
-              help="Zero-order phase (degrees, NMRPipe PS -p0) of the indirect dimension, for ist-ve.")
+              help="Zero-order phase (degrees, NMRPipe PS -p0) of the indirect dimension, for ist-ve and net.")
+@click.option("--model", default="nusnet", show_default=True,
+              help="Network for --method net: shipped name or a `mrml train nusnet` output folder.")
+@click.option("--uncertainty", "band_path", type=click.Path(), default=None,
+              help="With --method net and -o: also write the half-width of the calibrated 95% band of every point "
+                   "of the indirect spectrum (NMRPipe, indirect dimension transformed). With --out DIR it is "
+                   "written as DIR/<stem>.band.ft2 when this flag is given any value.")
 @click.option("--points", "n_points", type=int, default=None,
               help="Complex points of the full indirect dimension (default: Bruker acqu2s TD/2, else the last "
                    "index + 1 rounded up to 16).")
@@ -310,8 +321,8 @@ def deer(inputs, output, out_dir, plot, model, zero_time_us, time_unit, overwrit
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @user_errors
-def reconstruct(inputs, schedule_path, output, out_dir, method, phase_deg, n_points, direct_phase_deg, n_iter,
-                overwrite, as_json):
+def reconstruct(inputs, schedule_path, output, out_dir, method, phase_deg, model, band_path, n_points,
+                direct_phase_deg, n_iter, overwrite, as_json):
     """Reconstruct non-uniformly sampled NMR planes (NMRPipe in, NMRPipe out).
 
     Each input is an NMRPipe plane whose direct dimension is processed and whose indirect dimension
@@ -325,6 +336,7 @@ def reconstruct(inputs, schedule_path, output, out_dir, method, phase_deg, n_poi
       mrml reconstruct hdac_ex.ft1 --schedule ss_hdac.out --points 192 -o hdac_full.ft1
       mrml reconstruct planes/*.ft1 --schedule nuslist --out full/
       mrml reconstruct nus.ft1 --schedule nuslist --method ist-ve --phase 90 -o full.ft1
+      mrml reconstruct nus.ft1 --schedule nuslist --method net --uncertainty band.ft2 -o full.ft1
       mrml reconstruct bruker/12/ -o hsqc_full.ft1
     """
     from pathlib import Path
@@ -338,6 +350,8 @@ def reconstruct(inputs, schedule_path, output, out_dir, method, phase_deg, n_poi
         raise click.UsageError("give -o OUT for one input or --out DIR for several")
     if output is not None and len(inputs) > 1:
         raise click.UsageError("-o takes one input; use --out DIR for several")
+    if band_path and method != "net":
+        raise InputError("--uncertainty needs --method net (the band comes from the network ensemble)")
     schedule = read_schedule(schedule_path) if schedule_path else None
     targets = [Path(output)] if output else [Path(out_dir) / (Path(p).name if Path(p).suffix else f"{Path(p).name}.ft1")
                                              for p in inputs]
@@ -348,11 +362,21 @@ def reconstruct(inputs, schedule_path, output, out_dir, method, phase_deg, n_poi
         try:
             spectrum = read(src)
             result, info = run(spectrum, schedule, n_points=n_points, method=method, n_iter=n_iter,
-                               phase_deg=phase_deg, direct_phase_deg=direct_phase_deg)
-            if dst.exists() and not overwrite:
-                raise InputError(f"{dst} exists; use --overwrite to replace it")
+                               phase_deg=phase_deg, direct_phase_deg=direct_phase_deg, model=model)
+            band_dst = None if not band_path else Path(band_path) if output else dst.with_name(f"{dst.stem}.band.ft2")
+            for p in (dst, band_dst):
+                if p is not None and p.exists() and not overwrite:
+                    raise InputError(f"{p} exists; use --overwrite to replace it")
             write(dst, result)  # atomic
-            summaries.append({**info.summary(), "output": str(dst)})
+            summary = {**info.summary(), "output": str(dst)}
+            if band_dst is not None:
+                from mrml.models import load_card
+                from mrml.stages.nus_net import uncertainty_plane
+
+                z = float(load_card(model)["calibration"]["z"])
+                write(band_dst, uncertainty_plane(result, info.members, phase_deg=info.phase_deg, z=z))
+                summary["uncertainty"] = str(band_dst)
+            summaries.append(summary)
         except MrmlError as exc:
             if len(inputs) == 1:
                 raise

@@ -25,7 +25,7 @@ import torch
 from mrml import calibration, metrics
 from mrml.deer_data import CANONICAL_R_NM, N_INPUT, TRAINING_PRESET, DeerExampleStream, examples_from_arrays
 from mrml.device import autocast as _autocast
-from mrml.device import pick_device
+from mrml.device import cpu_threads, pick_device
 from mrml.errors import InputError
 from mrml.nets.deernet import DeerNetEnsemble
 
@@ -192,7 +192,7 @@ def train_deernet(out_dir, *, data=None, ensemble: int = 16, steps: int = 20000,
     out.mkdir(parents=True, exist_ok=True)
     dev = pick_device(device)
     if dev.type == "cpu":
-        torch.set_num_threads(max(1, os.cpu_count() or 1))
+        torch.set_num_threads(cpu_threads())
     torch.manual_seed(seed)
     rng = np.random.default_rng([seed, 7])
     stream = DeerExampleStream()

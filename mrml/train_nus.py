@@ -10,7 +10,6 @@ mean with IST on the same columns; weights, card and sha256 go to ``out_dir``.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
@@ -20,7 +19,7 @@ import numpy as np
 import torch
 
 from mrml.device import autocast as _autocast
-from mrml.device import pick_device
+from mrml.device import cpu_threads, pick_device
 from mrml.errors import InputError
 from mrml.nets.nusnet import NusNetEnsemble, UnrolledIst, scale_columns
 from mrml.train import _learning_rate, _progress, optimiser_step, write_model
@@ -78,60 +77,111 @@ def spectral_nrmsd(fid, target) -> np.ndarray:
     return np.linalg.norm(s - s0, axis=-1) / np.maximum(np.linalg.norm(s0, axis=-1), 1e-12)
 
 
-def evaluate(model, arrays, *, ist_iter: int = 200) -> dict:
-    """Ensemble mean vs IST on validation columns: mean spectral NRMSD, and the share the network wins."""
+def _spectra(member_fids, truth):
+    """Real spectra (FT zero-filled x2, first point halved) of the ensemble mean and truth, and the raw SD.
+
+    ``member_fids`` complex (K, m, n), ``truth`` complex (m, n); results are (2n, m).
+    """
+    from mrml.stages.nus_net import spectral_sd
+
+    f = np.moveaxis(np.asarray(member_fids), -1, 1)  # (K, n, m)
+    both = np.concatenate([f.mean(axis=0)[None], np.asarray(truth).T[None]])
+    both[:, 0] *= 0.5
+    spec = np.real(np.fft.fft(both, n=2 * f.shape[1], axis=1))
+    return spec[0], spectral_sd(f), spec[1]
+
+
+def calibrate(member_fids, truth, *, level: float = 0.95, significant: float = 0.01) -> dict:
+    """Scale ``z`` of the ensemble SD so that the band covers ``level`` of the true real spectrum.
+
+    ``z`` is the larger of the quantiles needed over all points and over points
+    where the true spectrum exceeds ``significant`` of its column maximum.
+    """
+    mean, sd, true = _spectra(member_fids, truth)
+    need = np.abs(mean - true) / np.maximum(sd, 1e-12)
+    sig = np.abs(true) > significant * np.abs(true).max(axis=0, keepdims=True)
+    z = max(float(np.quantile(need[sig], level, method="higher")), float(np.quantile(need, level, method="higher")))
+    return {"level": level, "z": z, "significant": significant, "raw_coverage_all": float(np.mean(need <= 1.0))}
+
+
+def coverage(member_fids, truth, z: float, *, significant: float = 0.01) -> dict:
+    """Share of the true real spectrum inside mean +- z SD, over all points and where it is significant."""
+    mean, sd, true = _spectra(member_fids, truth)
+    inside = np.abs(mean - true) <= z * sd
+    sig = np.abs(true) > significant * np.abs(true).max(axis=0, keepdims=True)
+    return {"coverage_all": float(inside.mean()), "coverage_significant": float(inside[sig].mean()),
+            "mean_half_width": float(np.mean(z * sd) / np.mean(np.abs(true).max(axis=0)))}
+
+
+def evaluate(model, arrays, *, ist_iter: int = 200, z: float | None = None) -> dict:
+    """Ensemble mean vs IST on validation columns: mean spectral NRMSD, share the network wins, band coverage."""
     from mrml.stages.nus_ist import ist
 
     inp, tgt = to_inputs(arrays)
     members = predict(model, inp)
-    mean = members.mean(0)
-    fid = mean[:, 0] + 1j * mean[:, 1]
+    member_fids = members[:, :, 0] + 1j * members[:, :, 1]
     truth = tgt[:, 0] + 1j * tgt[:, 1]
-    err_net = spectral_nrmsd(fid, truth)
+    err_net = spectral_nrmsd(member_fids.mean(0), truth)
     mask = inp[:, 2] > 0
     x = inp[:, 0] + 1j * inp[:, 1]
     err_ist = np.array([spectral_nrmsd(ist(x[i, mask[i]], np.flatnonzero(mask[i]), x.shape[1], n_iter=ist_iter)[None],
                                        truth[i][None])[0] for i in range(len(x))])
-    return {"n": int(len(x)), "nrmsd_net": float(err_net.mean()), "nrmsd_ist": float(err_ist.mean()),
-            "share_net_better": float(np.mean(err_net < err_ist))}
+    out = {"n": int(len(x)), "n_points": int(x.shape[1]), "nrmsd_net": float(err_net.mean()),
+           "nrmsd_ist": float(err_ist.mean()), "share_net_better": float(np.mean(err_net < err_ist))}
+    if z is not None:
+        out.update(coverage(member_fids, truth, z))
+    return out
 
 
 def train_nusnet(out_dir, *, data=None, ensemble: int = 4, steps: int = 20000, batch_size: int = 64,
                  lr: float = 2e-3, seed: int = 0, pool_size: int = 16384, refresh: int = 1024,
                  refresh_every: int = 50, n_val: int = 256, device: str | None = None, progress: bool = True,
                  command: str | None = None, time_limit_s: float | None = None, overrides=None,
-                 kind: str = "unrolled", hparams: dict | None = None) -> dict:
-    """Train a NUS ensemble and write ``weights.pt``, ``card.json`` and ``loss.csv`` to ``out_dir``."""
+                 kind: str = "unrolled", hparams: dict | None = None, lengths=(64, 128, 256)) -> dict:
+    """Train a NUS ensemble and write ``weights.pt``, ``card.json`` and ``loss.csv`` to ``out_dir``.
+
+    With on-the-fly simulation the columns come in several record ``lengths``
+    (complex points), one pool each, so one network serves any indirect size;
+    steps cycle through the pools. After training, the band scale ``z`` is fitted
+    on simulated columns of one seed and checked, with the NRMSD against IST, on
+    columns of another.
+    """
     from simulators import get_simulator
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     dev = pick_device(device)
     if dev.type == "cpu":
-        torch.set_num_threads(max(1, os.cpu_count() or 1))
+        torch.set_num_threads(cpu_threads())
     torch.manual_seed(seed)
     rng = np.random.default_rng([seed, 11])
-    sim = get_simulator("nus", overrides=overrides or {})
+    overrides = dict(overrides or {})
     if data:
         from mrml import store
 
         info = store.open_store(data)
         if not info.complete or info.simulator != "nus":
             raise InputError(f"{data} is not a complete `mrml simulate nus` store")
+        sims = {int(info.config["n_points"]): get_simulator("nus", info.config)}
 
-        def more(_n):
+        def more(_length, _n):
             return to_inputs(store.read_chunk(data, int(rng.integers(info.n_chunks))))
     else:
-        def more(n):
-            return to_inputs(sim.simulate(n, rng))
+        sims = {int(n): get_simulator("nus", overrides={**overrides, "n_points": int(n)}) for n in lengths}
+
+        def more(length, n):
+            return to_inputs(sims[length].simulate(n, rng))
 
     t0 = time.time()
-    xs, ys = [], []
-    while sum(len(a) for a in xs) < pool_size:
-        a, b = more(4096)
-        xs.append(a)
-        ys.append(b)
-    pool_x, pool_y = np.concatenate(xs)[:pool_size], np.concatenate(ys)[:pool_size]
+    pools = {}
+    per_pool = pool_size // len(sims)
+    for length in sims:
+        xs, ys = [], []
+        while sum(len(a) for a in xs) < per_pool:
+            a, b = more(length, 4096)
+            xs.append(a)
+            ys.append(b)
+        pools[length] = [np.concatenate(xs)[:per_pool], np.concatenate(ys)[:per_pool], 0]
     t_pool = time.time() - t0
     hp = dict(DEFAULT_HPARAMS if kind == "cnn" else {}) if hparams is None else dict(hparams)
     model = build(kind, n_members=ensemble, **hp).to(dev)
@@ -141,16 +191,20 @@ def train_nusnet(out_dir, *, data=None, ensemble: int = 4, steps: int = 20000, b
         from tqdm import tqdm
 
         bar = tqdm(total=steps, desc="train nusnet", unit="step", file=sys.stderr, mininterval=1.0)
-    losses, cursor, step = [], 0, 0
+    losses, step = [], 0
+    order = list(pools)
     t_train = time.time()
     model.train()
     for step in range(1, steps + 1):
         if refresh and step % refresh_every == 0:
-            a, b = more(refresh)
-            idx = (cursor + np.arange(len(a))) % pool_size
+            length = order[(step // refresh_every) % len(order)]
+            pool_x, pool_y, cursor = pools[length]
+            a, b = more(length, refresh)
+            idx = (cursor + np.arange(len(a))) % per_pool
             pool_x[idx], pool_y[idx] = a, b
-            cursor = int((cursor + len(a)) % pool_size)
-        pick = rng.integers(0, pool_size, batch_size)
+            pools[length][2] = int((cursor + len(a)) % per_pool)
+        pool_x, pool_y, _ = pools[order[step % len(order)]]
+        pick = rng.integers(0, per_pool, batch_size)
         xb = torch.as_tensor(pool_x[pick], device=dev)
         yb = torch.as_tensor(pool_y[pick], device=dev)
         s = scale_columns(xb)[:, None, None]
@@ -165,15 +219,26 @@ def train_nusnet(out_dir, *, data=None, ensemble: int = 4, steps: int = 20000, b
     if bar is not None:
         bar.close()
     train_s = time.time() - t_train
-    val = evaluate(model, sim.simulate(n_val, np.random.default_rng([seed + 2, 11])))
+    zs = []
+    for length, sim in sims.items():  # band scale: the largest any record length needs
+        inp, tgt = to_inputs(sim.simulate(n_val, np.random.default_rng([seed + 1, 11, length])))
+        m = predict(model, inp)
+        zs.append(calibrate(m[:, :, 0] + 1j * m[:, :, 1], tgt[:, 0] + 1j * tgt[:, 1]))
+    calib = max(zs, key=lambda c: c["z"])
+    val = {f"points_{length}": evaluate(model, sim.simulate(n_val, np.random.default_rng([seed + 2, 11, length])),
+                                        z=calib["z"])
+           for length, sim in sims.items()}
     card: dict[str, Any] = {
         "name": "nusnet", "architecture": "nusnet", "hparams": {"kind": kind, **model.hparams},
-        "task": "NUS: sampled indirect FID + mask -> full FID (ensemble)",
+        "task": "NUS: sampled indirect FID + mask -> full FID (ensemble, calibrated spectral band)",
         "training": {"command": command, "data": str(data) if data else "on-the-fly simulation",
-                     "simulator": "nus", "simulator_config": sim.config, "seed": seed, "validation_seed": seed + 2,
-                     "steps": step, "batch_size": batch_size, "lr": lr, "pool_size": pool_size,
-                     "device": str(dev), "torch": torch.__version__, "seconds_pool": round(t_pool, 1),
-                     "seconds_train": round(train_s, 1), "final_loss": float(np.mean(losses[-100:]))},
+                     "simulator": "nus", "simulator_config": next(iter(sims.values())).config,
+                     "record_lengths": list(sims), "seed": seed, "calibration_seed": seed + 1,
+                     "validation_seed": seed + 2, "steps": step, "batch_size": batch_size, "lr": lr,
+                     "pool_size": pool_size, "device": str(dev), "torch": torch.__version__,
+                     "seconds_pool": round(t_pool, 1), "seconds_train": round(train_s, 1),
+                     "final_loss": float(np.mean(losses[-100:]))},
+        "calibration": calib,
         "metrics_validation": val,
     }
     return write_model(out, model, card, losses)

@@ -37,12 +37,15 @@ def test_network_fits_a_fixed_batch_and_keeps_measured_points():
 
 def test_short_training_run_writes_a_loadable_model(tmp_path):
     card = train_nusnet(tmp_path / "m", ensemble=2, steps=30, batch_size=16, pool_size=1024, refresh=256,
-                        n_val=8, progress=False, seed=3, overrides={"n_points": 64},
+                        n_val=8, progress=False, seed=3, lengths=(32, 64),
                         hparams={"n_iter": 8, "refine_every": 4, "width": 8})
     assert json.loads((tmp_path / "m" / "card.json").read_text())["sha256"] == card["sha256"]
     model, card2 = models.load_model(tmp_path / "m", device="cpu")
     assert card2["architecture"] == "nusnet" and model.n_members == 2
-    assert set(card["metrics_validation"]) >= {"nrmsd_net", "nrmsd_ist", "share_net_better"}
+    assert set(card["metrics_validation"]) == {"points_32", "points_64"}
+    assert set(card["metrics_validation"]["points_64"]) >= {"nrmsd_net", "nrmsd_ist", "share_net_better",
+                                                            "coverage_all", "coverage_significant"}
+    assert card["calibration"]["z"] > 0
     assert card["training"]["steps"] == 30 and card["hparams"]["kind"] == "unrolled"
 
 

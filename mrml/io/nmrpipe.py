@@ -81,14 +81,22 @@ def read(path: str | os.PathLike) -> Spectrum:
                          f"the {int(dic['FDDIMCOUNT'])}D shape in its header)")
     if not np.all(np.isfinite(data)):
         raise InputError(f"{p}: data contain NaN or infinite values")
+    return from_pipe(dic, data, source=str(p), step=f"read {p.name} (NMRPipe, nmrglue)")
+
+
+def from_pipe(dic: dict, data, *, source: str | None = None, step: str = "") -> Spectrum:
+    """A :class:`Spectrum` from an nmrglue NMRPipe dictionary and data array (axes from the header)."""
+    import nmrglue as ng
+
+    data = np.asarray(data)
     udic = ng.pipe.guess_udic(dic, data)
     axes = []
     for k in range(data.ndim):
         interleaved = bool(udic[k]["complex"]) and k < data.ndim - 1 and not udic[k]["freq"]
         uc = ng.pipe.make_uc(dic, data, dim=k)
         axes.append(_axis(udic[k], uc, data.shape[k], interleaved))
-    return Spectrum(data=data, axes=tuple(axes), header=dict(dic), format="nmrpipe", source=str(p),
-                    provenance=(f"read {p.name} (NMRPipe, nmrglue)",))
+    return Spectrum(data=data, axes=tuple(axes), header=dict(dic), format="nmrpipe", source=source,
+                    provenance=(step,) if step else ())
 
 
 def write(path: str | os.PathLike, spectrum: Spectrum) -> None:

@@ -19,7 +19,7 @@ from mrml.errors import DataError, InputError
 from mrml.io.schedule import validate_schedule
 from mrml.spectrum import Axis, Spectrum
 
-METHODS = ("ist", "ist-ve")
+METHODS = ("ist", "ist-ve", "net")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,9 +32,11 @@ class ReconstructionResult:
     n_points: int
     sampling_fraction: float
     seconds: float
+    phase_deg: float | None = None
+    members: np.ndarray | None = dataclasses.field(default=None, repr=False)
 
     def summary(self) -> dict:
-        return dataclasses.asdict(self)
+        return {k: v for k, v in dataclasses.asdict(self).items() if k != "members"}
 
 
 def default_points(schedule) -> int:
@@ -66,7 +68,7 @@ def sampled_points(spectrum: Spectrum, schedule) -> np.ndarray:
 
 def reconstruct(spectrum: Spectrum, schedule=None, *, n_points: int | None = None, method: str = "ist",
                 n_iter: int = 200, phase_deg: float | None = None,
-                direct_phase_deg: float | None = None) -> tuple[Spectrum, ReconstructionResult]:
+                direct_phase_deg: float | None = None, model="nusnet") -> tuple[Spectrum, ReconstructionResult]:
     """Reconstruct the full indirect time domain of a NUS plane.
 
     Parameters
@@ -80,14 +82,17 @@ def reconstruct(spectrum: Spectrum, schedule=None, *, n_points: int | None = Non
     n_points : int, optional
         Complex points of the full indirect dimension (default: the Bruker ``acqu2s`` TD / 2,
         else :func:`default_points`).
-    method : {"ist", "ist-ve"}
-        Plain IST, or IST with the virtual-echo constraint (needs ``phase_deg``).
+    method : {"ist", "ist-ve", "net"}
+        Plain IST, IST with the virtual-echo constraint (needs ``phase_deg``), or the
+        network ensemble (:mod:`mrml.stages.nus_net`; ``phase_deg`` estimated when not given).
     n_iter : int
         IST iterations.
     phase_deg : float, optional
-        Zero-order phase of the indirect dimension (NMRPipe ``PS -p0``) for ``ist-ve``.
+        Zero-order phase of the indirect dimension (NMRPipe ``PS -p0``) for ``ist-ve`` and ``net``.
     direct_phase_deg : float, optional
         Zero-order phase of the direct dimension of raw Bruker input (default: found automatically).
+    model : str or path
+        Network for ``net``: shipped name or ``mrml train nusnet`` output folder.
 
     Returns
     -------
@@ -117,10 +122,18 @@ def reconstruct(spectrum: Spectrum, schedule=None, *, n_points: int | None = Non
     validate_schedule(sched, shape=n_full, source="schedule")
     start = time.perf_counter()
     y = sampled_points(spectrum, sched)
+    member_fids = None
     if method == "ist":
         full = ist(y, sched, n_full, n_iter=n_iter)
-    else:
+    elif method == "ist-ve":
         full = ist_virtual_echo(y, sched, n_full, phase_deg=float(phase_deg), n_iter=n_iter)
+    else:
+        from mrml.stages import nus_net
+
+        if phase_deg is None:
+            phase_deg = nus_net.estimate_phase_deg(y, sched, n_full)
+        member_fids = nus_net.members(y, sched, n_full, phase_deg=float(phase_deg), model=model)
+        full = member_fids.mean(axis=0)
     data = np.asarray(spectrum.data)
     n_cols = data.shape[1]
     out = np.empty((2 * n_full, full.shape[1]), dtype=np.float64)
@@ -136,4 +149,5 @@ def reconstruct(spectrum: Spectrum, schedule=None, *, n_points: int | None = Non
     result = spectrum.replace(data=out, axes=(axis0, *spectrum.axes[1:]),
                               step=f"reconstruct: {method}, {len(sched)} of {n_full} complex points")
     seconds = time.perf_counter() - start
-    return result, ReconstructionResult(spectrum.source, method, len(sched), n_full, len(sched) / n_full, seconds)
+    return result, ReconstructionResult(spectrum.source, method, len(sched), n_full, len(sched) / n_full, seconds,
+                                        None if phase_deg is None else float(phase_deg), member_fids)

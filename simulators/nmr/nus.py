@@ -3,8 +3,10 @@
 Each example is one column of a 2D plane (one point of the processed direct
 dimension) along the indirect time domain: a sum of damped complex
 exponentials (1-8 Lorentzian lines at random offsets, widths and amplitudes,
-some with an unresolved 35 Hz-like coupling), recorded with a small residual
-phase error and Gaussian noise, then sampled by a seeded Poisson-gap or
+some with an unresolved 35 Hz-like coupling), recorded with a residual
+zero-order phase error (up to 20 degrees), a first-point delay (a first-order phase
+error of -90 to 216 degrees across the spectral width: real spectra are rarely
+perfectly phased) and Gaussian noise, then sampled by a seeded Poisson-gap or
 exponentially weighted schedule. The network sees the sampled points (zeros
 elsewhere) and the mask; the target is the noise-free full FID.
 """
@@ -19,7 +21,7 @@ from simulators.nmr.schedules import exponential_random, poisson_gap
 from simulators.params import Param, merge_config
 
 NAME = "nus"
-VERSION = "1.0"
+VERSION = "1.1"
 MAX_PEAKS = 8
 
 PARAMS = (
@@ -28,8 +30,10 @@ PARAMS = (
     Param("decay_per_point", "", 0.002, 0.06, "log-uniform", "R2 / sw: decay of a line per complex point."),
     Param("amplitude", "", 0.05, 1.0, "log-uniform", "Line amplitude (the largest in a column is scaled to 1)."),
     Param("coupling_frac", "", 0.004, 0.02, "uniform", "Coupling J / sw of a doublet line."),
-    Param("phase_rad", "rad", -0.1, 0.1, "uniform", "Residual zero-order phase error of the column."),
-    Param("noise_frac", "", 0.001, 0.05, "log-uniform", "Noise SD relative to the largest line amplitude."),
+    Param("phase_rad", "rad", -0.35, 0.35, "uniform", "Residual zero-order phase error of the column."),
+    Param("delay_points", "", -0.25, 0.6, "uniform",
+          "Time of the first point in dwell times (0: at t = 0; 0.5: half-dwell; a first-order phase)."),
+    Param("noise_frac", "", 0.001, 0.2, "log-uniform", "Noise SD relative to the largest line amplitude."),
     Param("sampling_frac", "", 0.1, 0.4, "uniform", "Fraction of the complex points sampled."),
 )
 
@@ -87,6 +91,7 @@ class NusSimulator:
             "params/amplitude": ((MAX_PEAKS,), "float32"),
             "params/coupling_frac": ((MAX_PEAKS,), "float32"),
             "params/phase_rad": ((), "float64"),
+            "params/delay_points": ((), "float32"),
             "params/noise_std": ((), "float64"),
             "params/n_sampled": ((), "int16"),
         }
@@ -104,10 +109,11 @@ class NusSimulator:
         doublet = used & (rng.random(shape) < float(self.config["doublet_frac"]))
         coupling = np.where(doublet, p["coupling_frac"].sample(rng, shape), 0.0)
         phase = p["phase_rad"].sample(rng, n)
+        delay = p["delay_points"].sample(rng, n)
         noise_std = p["noise_frac"].sample(rng, n)
         frac = p["sampling_frac"].sample(rng, n)
 
-        k = np.arange(npts)[None, None, :]
+        k = np.arange(npts)[None, None, :] + delay[:, None, None]
         lines = amp[..., None] * np.exp((2j * np.pi * offset[..., None] - decay[..., None]) * k)
         lines *= np.cos(np.pi * coupling[..., None] * k)
         clean = lines.sum(axis=1)  # (n, npts), phase-free truth
@@ -134,6 +140,7 @@ class NusSimulator:
             "params/amplitude": amp.astype(np.float32),
             "params/coupling_frac": coupling.astype(np.float32),
             "params/phase_rad": phase.astype(np.float64),
+            "params/delay_points": delay.astype(np.float32),
             "params/noise_std": noise_std.astype(np.float64),
             "params/n_sampled": n_sampled.astype(np.int16),
         }

@@ -1,0 +1,88 @@
+"""Network NUS stage: phase estimate, member reconstructions, band plane, and the CLI on FID-Net's example."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from mrml.io import read
+from mrml.stages import nus_net
+from simulators.nmr.schedules import poisson_gap
+from tests.conftest import REALDATA
+
+NUS = REALDATA / "nmr" / "nus"
+
+
+@pytest.fixture(scope="module")
+def small_model(tmp_path_factory):
+    """A seconds-long training run (the shipped weights are tested in tests/test_shipped_nusnet.py)."""
+    from mrml.train_nus import train_nusnet
+
+    out = tmp_path_factory.mktemp("nusnet") / "m"
+    train_nusnet(out, ensemble=3, steps=20, batch_size=16, pool_size=768, refresh=128, n_val=8, progress=False,
+                 seed=5, lengths=(32, 64), hparams={"n_iter": 8, "refine_every": 4, "width": 8})
+    return out
+
+
+def _plane(rng, n_full=128, n_cols=24, phase_deg=0.0):
+    t = np.arange(n_full)[:, None]
+    fid = np.zeros((n_full, n_cols), complex)
+    for c in range(n_cols):
+        for _ in range(rng.integers(1, 4)):
+            fid[:, c] += rng.uniform(0.3, 1) * np.exp((2j * np.pi * rng.uniform(-0.45, 0.45) - 0.02) * t[:, 0])
+    return fid * np.exp(-1j * np.deg2rad(phase_deg))  # PS -p0 = phase_deg brings it back to absorption
+
+
+@pytest.mark.parametrize("phase", [0.0, 75.0, 200.0])
+def test_phase_estimate_recovers_the_indirect_phase(phase):
+    rng = np.random.default_rng(2)
+    fid = _plane(rng, phase_deg=phase)
+    sched = poisson_gap(128, 32, rng=rng)
+    est = nus_net.estimate_phase_deg(fid[sched], sched, 128)
+    assert abs((est - phase + 180) % 360 - 180) < 8
+
+
+def test_members_keep_measured_points_and_undo_the_phase(small_model):
+    rng = np.random.default_rng(3)
+    fid = _plane(rng, n_full=64, phase_deg=40.0)
+    sched = np.sort(rng.choice(64, 16, replace=False))
+    m = nus_net.members(fid[sched], sched, 64, phase_deg=40.0, model=small_model)
+    assert m.shape == (3, 64, fid.shape[1])
+    assert np.allclose(m[:, sched], fid[sched][None])
+    # a reconstruction in the input's phase: it correlates with the truth far better than its rotation
+    mean = m.mean(0)
+    assert abs(np.vdot(mean, fid)) > 0.5 * np.linalg.norm(mean) * np.linalg.norm(fid)
+
+
+def test_spectral_sd_is_zero_for_identical_members():
+    fid = _plane(np.random.default_rng(0), n_full=32, n_cols=4)
+    assert np.allclose(nus_net.spectral_sd(np.stack([fid, fid, fid]), z=2.0), 0.0)
+
+
+@pytest.mark.skipif(not (NUS / "hdac_ex.ft1").exists(), reason="real data not present")
+def test_cli_net_on_fidnet_example_writes_plane_and_band(small_model, tmp_path):
+    src = NUS / "hdac_ex.ft1"
+    before = src.read_bytes()
+    cmd = [sys.executable, "-m", "mrml.cli", "reconstruct", str(src), "--schedule", str(NUS / "ss_hdac.out"),
+           "--points", "192", "--method", "net", "--model", str(small_model), "-o", str(tmp_path / "full.ft1"),
+           "--uncertainty", str(tmp_path / "band.ft2"), "--json"]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    info = json.loads(res.stdout)
+    assert info["method"] == "net" and 0 <= info["phase_deg"] < 360
+    full, band, sampled = read(tmp_path / "full.ft1"), read(tmp_path / "band.ft2"), read(src)
+    sched = np.loadtxt(NUS / "ss_hdac.out", dtype=int)
+    rows = np.ravel(np.column_stack([2 * sched, 2 * sched + 1]))
+    assert full.shape == (384, 408) and np.allclose(full.data[rows], sampled.data)
+    assert band.axes[0].domain == "frequency" and band.shape == (384, 408)
+    assert np.all(np.isfinite(band.data)) and band.data.min() >= 0 and band.data.max() > 0
+    assert src.read_bytes() == before
+
+
+def test_cli_uncertainty_needs_the_network(tmp_path):
+    cmd = [sys.executable, "-m", "mrml.cli", "reconstruct", str(tmp_path / "x.ft1"), "--schedule", "s",
+           "--uncertainty", str(tmp_path / "b.ft2"), "-o", str(tmp_path / "o.ft1")]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert res.returncode != 0 and "Traceback" not in res.stderr and "--method net" in res.stderr
