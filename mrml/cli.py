@@ -130,7 +130,7 @@ def info(path, as_json):
 def simulate(kind, n, out, seed, chunk, scheduler, workers, resume, overwrite, settings, no_progress, as_json):
     """Simulate N training samples of KIND into a zarr store, chunk by chunk.
 
-    KIND names a registered simulator (deer, nus); an unknown KIND lists the
+    KIND names a registered simulator (deer, nus, hsqc, methyl, hnca, hncoca); an unknown KIND lists the
     available ones. Each chunk is one dask task seeded by (seed, chunk index):
     an interrupted run is finished with --resume and is then bit-identical to
     an uninterrupted one. Progress goes to stderr.
@@ -142,6 +142,8 @@ def simulate(kind, n, out, seed, chunk, scheduler, workers, resume, overwrite, s
       mrml simulate deer --n 50000 --out short.zarr --set t_max_us=1,2 --set n_points=128 --seed 3
       mrml simulate deer --n 10000000 --out big.zarr --scheduler tcp://10.0.0.5:8786 --json
       mrml simulate nus --n 100000 --out nus.zarr --set n_points=256 --set sampling_frac=0.1,0.3
+      mrml simulate hsqc --n 10000 --out hsqc.zarr --set sizes=128,512 --set n_residues=80,200
+      mrml simulate hnca --n 1000 --out hnca.zarr --set sizes=32,24,256
     """
     from mrml.errors import MrmlError
     from simulators.params import parse_value

@@ -7,9 +7,11 @@ declares its parameter space once and generates a batch from an explicit
 
 from simulators.deer import DeerSimulator
 from simulators.nmr.nus import NusSimulator
+from simulators.nmr.spectra import SpectrumSimulator
 
 #: Simulator classes by the KIND name used on the command line.
-REGISTRY = {"deer": DeerSimulator, "nus": NusSimulator}
+REGISTRY = {"deer": DeerSimulator, "nus": NusSimulator,
+            **{kind: SpectrumSimulator.factory(kind) for kind in ("hsqc", "methyl", "hnca", "hncoca")}}
 
 
 def get_simulator(kind: str, config=None, *, overrides=None):
