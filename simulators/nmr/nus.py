@@ -17,11 +17,11 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from simulators.nmr.schedules import exponential_random, poisson_gap
+from simulators.nmr.schedules import exponential_random, poisson_gap_masks
 from simulators.params import Param, merge_config
 
 NAME = "nus"
-VERSION = "1.1"
+VERSION = "1.2"
 MAX_PEAKS = 8
 
 PARAMS = (
@@ -119,15 +119,15 @@ class NusSimulator:
         clean = lines.sum(axis=1)  # (n, npts), phase-free truth
         recorded = clean * np.exp(1j * phase)[:, None]
         noisy = recorded + noise_std[:, None] * (rng.standard_normal((n, npts)) + 1j * rng.standard_normal((n, npts)))
-        mask = np.zeros((n, npts), dtype=np.uint8)
         kinds = self.config["schedules"]
         n_sampled = np.clip(np.round(frac * npts).astype(int), 2, npts)
-        for i in range(n):
-            kind = kinds[int(rng.integers(len(kinds)))]
-            if kind == "poisson-gap":
-                idx = poisson_gap(npts, int(n_sampled[i]), rng=rng)
-            else:
-                idx = exponential_random(npts, int(n_sampled[i]), rng=rng, decay=float(rng.uniform(0.3, 1.0)))
+        kind = rng.integers(len(kinds), size=n)
+        mask = np.zeros((n, npts), dtype=np.uint8)
+        gap = np.flatnonzero([kinds[k] == "poisson-gap" for k in kind])
+        if gap.size:
+            mask[gap] = poisson_gap_masks(npts, n_sampled[gap], rng=rng)
+        for i in np.setdiff1d(np.arange(n), gap):
+            idx = exponential_random(npts, int(n_sampled[i]), rng=rng, decay=float(rng.uniform(0.3, 1.0)))
             mask[i, idx] = 1
         x = np.where(mask.astype(bool), noisy, 0.0)
         return {

@@ -79,6 +79,61 @@ def poisson_gap(n_total: int, n_sampled: int, *, rng: np.random.Generator, weigh
     return _fix_count(np.asarray(best, dtype=np.int64), n_total, n_sampled, rng)
 
 
+def poisson_gap_masks(n_total: int, n_sampled, *, rng: np.random.Generator) -> np.ndarray:
+    """Many sine-weighted Poisson-gap schedules at once, as sampling masks (training data).
+
+    The same procedure as :func:`poisson_gap` (walks over Poisson gaps whose
+    rate is adjusted until a walk takes exactly ``n_sampled`` points), run for a
+    whole batch of schedules as array operations: every try advances all
+    unfinished walks together.
+
+    Parameters
+    ----------
+    n_total : int
+        Complex points of the fully sampled indirect time domain.
+    n_sampled : array_like of int, shape (m,)
+        Points to sample in each schedule.
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (m, n_total)
+        ``True`` at the sampled points; every row has ``mask[0]`` and ``n_sampled[i]`` points.
+    """
+    n_total = int(n_total)
+    want = np.asarray(n_sampled, dtype=np.int64).ravel()
+    for k in np.unique(want):
+        _check_counts(n_total, int(k))
+    m = want.size
+    pos = (np.arange(n_total) + 0.5) / (n_total + 1)
+    shape = np.sin(0.5 * np.pi * pos)
+    rate = n_total / want - 1.0
+    masks = np.zeros((m, n_total), dtype=bool)
+    todo = np.flatnonzero(want < n_total)
+    masks[want == n_total] = True
+    for _ in range(_MAX_TRIES // 10):
+        if todo.size == 0:
+            break
+        gaps = rng.poisson(rate[todo, None] * shape[None, :])
+        nxt = np.arange(n_total)[None, :] + 1 + gaps  # where each walk goes from each point
+        cur = np.zeros(todo.size, dtype=np.int64)
+        trial = np.zeros((todo.size, n_total), dtype=bool)
+        rows = np.arange(todo.size)
+        alive = np.ones(todo.size, dtype=bool)
+        while alive.any():
+            trial[rows[alive], cur[alive]] = True
+            cur[alive] = nxt[rows[alive], cur[alive]]
+            alive &= cur < n_total
+        count = trial.sum(axis=1)
+        ok = count == want[todo]
+        masks[todo[ok]] = trial[ok]
+        rate[todo] = np.where(count > want[todo], rate[todo] * _RATE_STEP, rate[todo] / _RATE_STEP)
+        todo = todo[~ok]
+    for i in todo:  # rarely reached: the single-schedule fallback
+        masks[i, poisson_gap(n_total, int(want[i]), rng=rng)] = True
+    return masks
+
+
 def poisson_gap_2d(shape, n_sampled: int, *, rng: np.random.Generator) -> np.ndarray:
     """Sine-weighted Poisson-gap schedule on a grid of two indirect dimensions.
 

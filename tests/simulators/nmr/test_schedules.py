@@ -53,3 +53,16 @@ def test_poisson_gap_2d_exact_count_unique_pairs_crowded_near_the_origin():
     near = np.mean((s[:, 0] < 20) & (s[:, 1] < 16))
     assert near > 0.25 + 0.05  # the near quarter of the grid holds more than a quarter of the points
     assert np.array_equal(s, poisson_gap_2d((40, 32), 320, rng=np.random.default_rng(0)))
+
+
+def test_batched_poisson_gap_masks_match_single_schedules_in_distribution():
+    from simulators.nmr.schedules import poisson_gap_masks
+
+    rng = np.random.default_rng(4)
+    want = rng.integers(10, 60, 300)
+    masks = poisson_gap_masks(128, want, rng=rng)
+    assert np.array_equal(masks.sum(axis=1), want) and masks[:, 0].all()
+    batch = poisson_gap_masks(128, np.full(3000, 32), rng=rng).mean(axis=0)
+    single = np.mean([np.isin(np.arange(128), poisson_gap(128, 32, rng=rng)) for _ in range(3000)], axis=0)
+    assert np.abs(batch - single).max() < 0.05  # same sampling density along the time axis
+    assert batch[:16].mean() > 1.5 * batch[-16:].mean()  # sine weighting: denser early
