@@ -1,6 +1,6 @@
-"""Retrospective NUS of a real, fully sampled 1H-15N HSQC: reconstruction vs the full spectrum.
+"""Retrospective NUS of real, fully sampled spectra (1H-15N HSQC, 1H-13C methyl HMQC) vs the full spectrum.
 
-Data: ``../shared/realdata/nmr/bruker_parser_hsqc/test.fid`` (600 MHz BEST-HSQC, 256
+HSQC data: ``../shared/realdata/nmr/bruker_parser_hsqc/test.fid`` (600 MHz BEST-HSQC, 256
 complex 15N points, fully sampled; see SOURCE.md there). Processing follows the
 depositor's own (from the ``test.ft2`` header): direct 1H dimension SP (off 0.5,
 pow 1, first point x0.5), ZF to 2048, FT, PS 137.6, extraction of 11.0-5.5 ppm,
@@ -9,7 +9,13 @@ PS 90, DI. For each sampling fraction a seeded Poisson-gap schedule keeps that
 share of the 256 complex 15N points; each method reconstructs the full
 indirect time domain, which is then processed exactly like the full data.
 
-The processed full spectrum has its peaks where the depositor's ``test.ft2``
+Methyl data: ``../shared/realdata/nmr/methyl/test.fid`` (700 MHz 1H-13C HMQC of
+13C,1H-labelled HDAC8, 256 complex 13C points, fully sampled; 13C-13C couplings
+active). Direct 1H: SP (off 0.5, pow 1, first point x0.5), ZF auto, FT (alt, neg,
+as in FID-Net's example), PS 151, extraction 2.5 to -0.5 ppm. Indirect 13C: as for
+the HSQC, with the zero-order phase that makes the full spectrum most positive.
+
+The processed full HSQC spectrum has its peaks where the depositor's ``test.ft2``
 has them (correlation 0.84 away from the 15N edges). The outermost 16 of the
 512 15N rows carry an axial-like artefact of the raw data (identical in the
 reference and every reconstruction; the depositor's processing removed it by
@@ -22,7 +28,8 @@ further than 2 points from any reference peak), seconds per plane.
 
 Usage::
 
-    python benchmarks/bench_nus_real.py [--fractions 0.125 0.25 0.375] [--seed 0] [--markdown OUT.md]
+    python benchmarks/bench_nus_real.py [--data hsqc methyl] [--fractions 0.125 0.25 0.375] [--seed 0]
+        [--model nusnet] [--markdown OUT.md]
 """
 
 from __future__ import annotations
@@ -34,7 +41,9 @@ from pathlib import Path
 
 import numpy as np
 
-HSQC = Path(__file__).resolve().parents[1].parent / "shared" / "realdata" / "nmr" / "bruker_parser_hsqc" / "test.fid"
+REAL = Path(__file__).resolve().parents[1].parent / "shared" / "realdata" / "nmr"
+HSQC = REAL / "bruker_parser_hsqc" / "test.fid"
+METHYL = REAL / "methyl" / "test.fid"
 
 
 def process_direct(dic, data):
@@ -51,15 +60,30 @@ def process_direct(dic, data):
     return dic, data
 
 
-def process_indirect(dic, plane):
-    """Indirect (15N) processing of a plane with States rows interleaved; returns (15N, 1H) real spectrum."""
+def process_direct_methyl(dic, data):
+    """Direct (1H) processing of the methyl HMQC (FID-Net's example settings); returns (dic, plane), real columns."""
     import nmrglue as ng
 
+    dic, data = ng.pipe_proc.sp(dic, data, off=0.5, end=1.0, pow=1, c=0.5)
+    dic, data = ng.pipe_proc.zf(dic, data, auto=True)
+    dic, data = ng.pipe_proc.ft(dic, data, alt=True, neg=True)
+    dic, data = ng.pipe_proc.ps(dic, data, p0=151.0, p1=0.0)
+    uc = ng.pipe.make_uc(dic, data, dim=1)
+    dic, data = ng.pipe_proc.ext(dic, data, x1=uc("2.5 ppm"), xn=uc("-0.5 ppm"))
+    dic, data = ng.pipe_proc.di(dic, data)
+    return dic, data
+
+
+def process_indirect(dic, plane, p0=90.0):
+    """Indirect processing of a plane with States rows interleaved; returns the (indirect, direct) real spectrum."""
+    import nmrglue as ng
+
+    n = plane.shape[0]  # interleaved rows: zero fill to twice the complex points
     dic, data = ng.pipe_proc.tp(dict(dic), plane.astype(np.float32))
     dic, data = ng.pipe_proc.sp(dic, data, off=0.5, end=1.0, pow=1, c=0.5)
-    dic, data = ng.pipe_proc.zf(dic, data, size=512)
+    dic, data = ng.pipe_proc.zf(dic, data, size=n)
     dic, data = ng.pipe_proc.ft(dic, data, auto=True)
-    dic, data = ng.pipe_proc.ps(dic, data, p0=90.0, p1=0.0)
+    dic, data = ng.pipe_proc.ps(dic, data, p0=p0, p1=0.0)
     dic, data = ng.pipe_proc.di(dic, data)
     dic, data = ng.pipe_proc.tp(dic, data)
     return np.asarray(data, dtype=np.float64)
@@ -87,8 +111,9 @@ def score(rec, ref, ref_peaks, threshold):
     return {"nrmsd": nrmsd, "peak_corr": corr, "artefact_peaks": artefacts, "median_height_error": height_err}
 
 
-def methods():
+def methods(model, phase_deg):
     """name -> function(plane_sampled, schedule, n_full) -> full plane (rows interleaved)."""
+    from mrml.stages import nus_net
     from mrml.stages.nus_ist import ist, ist_virtual_echo
 
     def zero_fill(y, sched, n_full):
@@ -96,49 +121,80 @@ def methods():
         out[sched] = y
         return out
 
-    return {"zero-filled (no reconstruction)": zero_fill,
-            "ist (200 iterations)": lambda y, s, n: ist(y, s, n, n_iter=200),
-            "ist, virtual echo (15N phase 90)": lambda y, s, n: ist_virtual_echo(y, s, n, phase_deg=90.0, n_iter=200)}
+    def net(y, sched, n_full):  # as `mrml reconstruct --method net` without --phase: phase estimated
+        return nus_net.members(y, sched, n_full, phase_deg=nus_net.estimate_phase_deg(y, sched, n_full),
+                               model=model).mean(0)
+
+    out = {"zero-filled (no reconstruction)": zero_fill,
+           "ist (200 iterations)": lambda y, s, n: ist(y, s, n, n_iter=200),
+           f"ist, virtual echo (phase {phase_deg:g})": lambda y, s, n: ist_virtual_echo(y, s, n, phase_deg=phase_deg,
+                                                                                       n_iter=200)}
+    if model:
+        out[f"net ({Path(str(model)).name})"] = net
+    return out
+
+
+def load(name):
+    """(dic, plane with real columns and States rows, indirect p0, rows left out at each edge)."""
+    import nmrglue as ng
+
+    if name == "hsqc":
+        dic, data = ng.pipe.read(str(HSQC))
+        dic, plane = process_direct(dic, data)
+        return dic, plane, 90.0, 16
+    dic, data = ng.pipe.read(str(METHYL))
+    dic, plane = process_direct_methyl(dic, data)
+    td = plane[0::2].astype(np.float64) + 1j * plane[1::2]
+    spec = np.fft.fft(td, n=2 * td.shape[0], axis=0)
+    phases = np.arange(0.0, 360.0, 1.0)
+    p0 = float(phases[np.argmax([np.sum(np.real(spec * np.exp(1j * np.deg2rad(p)))) for p in phases])])
+    return dic, plane, p0, 0
 
 
 def main(argv=None):
-    import nmrglue as ng
-
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", nargs="+", default=["hsqc", "methyl"], choices=["hsqc", "methyl"])
     ap.add_argument("--fractions", type=float, nargs="+", default=[0.125, 0.25, 0.375])
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--model", default="nusnet", help="network (shipped name or folder); '' for none")
     ap.add_argument("--markdown", metavar="OUT.md")
     args = ap.parse_args(argv)
-    if not HSQC.exists():
-        sys.exit(f"real data not found: {HSQC}")
+    for path in (HSQC, METHYL):
+        if not path.exists():
+            sys.exit(f"real data not found: {path}")
     from simulators.nmr.schedules import poisson_gap
 
-    dic, data = ng.pipe.read(str(HSQC))
-    dic, plane = process_direct(dic, data)
-    n_full = plane.shape[0] // 2
-    full_td = plane[0::2].astype(np.float64) + 1j * plane[1::2]
-    edge = 16
-    ref = process_indirect(dic, plane)[edge:-edge]
-    noise = 1.4826 * np.median(np.abs(ref - np.median(ref)))
-    threshold = 8 * noise
-    ref_peaks = local_maxima(ref, threshold)
-    lines = [f"Retrospective NUS of the real HSQC ({HSQC.name}: {n_full} complex 15N points, {plane.shape[1]} 1H "
-             f"points after processing; {len(ref_peaks)} reference peaks above 8 noise SD). "
-             f"Command: `python benchmarks/bench_nus_real.py {' '.join(sys.argv[1:] if argv is None else argv)}`",
-             "", "| sampling | method | NRMSD | peak-height r | artefact peaks | median height error | s/plane |",
-             "|---|---|---:|---:|---:|---:|---:|"]
-    for frac in args.fractions:
-        sched = poisson_gap(n_full, int(round(frac * n_full)), rng=np.random.default_rng([args.seed, int(frac * 1000)]))
-        for name, fn in methods().items():
-            start = time.perf_counter()
-            td = fn(full_td[sched], sched, n_full)
-            seconds = time.perf_counter() - start
-            rec_plane = np.empty_like(plane, dtype=np.float64)
-            rec_plane[0::2], rec_plane[1::2] = td.real, td.imag
-            s = score(process_indirect(dic, rec_plane)[edge:-edge], ref, ref_peaks, threshold)
-            lines.append(f"| {frac:.1%} | {name} | {s['nrmsd']:.3f} | {s['peak_corr']:.3f} | {s['artefact_peaks']} | "
-                         f"{s['median_height_error']:.1%} | {seconds:.2f} |")
-            print(lines[-1], flush=True)
+    if args.model:  # load the network once, outside the timings
+        from mrml.models import load_model
+
+        load_model(args.model)
+    lines = [f"Command: `python benchmarks/bench_nus_real.py {' '.join(sys.argv[1:] if argv is None else argv)}`",
+             "", "| data | sampling | method | NRMSD | peak-height r | artefact peaks | median height error | s/plane |",
+             "|---|---|---|---:|---:|---:|---:|---:|"]
+    for name in args.data:
+        dic, plane, p0, edge = load(name)
+        n_full = plane.shape[0] // 2
+        full_td = plane[0::2].astype(np.float64) + 1j * plane[1::2]
+        cut = slice(edge, -edge if edge else None)
+        ref = process_indirect(dic, plane, p0)[cut]
+        noise = 1.4826 * np.median(np.abs(ref - np.median(ref)))
+        threshold = 8 * noise
+        ref_peaks = local_maxima(ref, threshold)
+        print(f"{name}: {n_full} complex indirect points, {plane.shape[1]} direct points, indirect p0 {p0:g}, "
+              f"{len(ref_peaks)} reference peaks above 8 noise SD", flush=True)
+        for frac in args.fractions:
+            sched = poisson_gap(n_full, int(round(frac * n_full)),
+                                rng=np.random.default_rng([args.seed, int(frac * 1000)]))
+            for method, fn in methods(args.model, p0).items():
+                start = time.perf_counter()
+                td = fn(full_td[sched], sched, n_full)
+                seconds = time.perf_counter() - start
+                rec_plane = np.empty_like(plane, dtype=np.float64)
+                rec_plane[0::2], rec_plane[1::2] = td.real, td.imag
+                s = score(process_indirect(dic, rec_plane, p0)[cut], ref, ref_peaks, threshold)
+                lines.append(f"| {name} | {frac:.1%} | {method} | {s['nrmsd']:.3f} | {s['peak_corr']:.3f} | "
+                             f"{s['artefact_peaks']} | {s['median_height_error']:.1%} | {seconds:.2f} |")
+                print(lines[-1], flush=True)
     text = "\n".join(lines) + "\n"
     print("\n" + text)
     if args.markdown:

@@ -82,7 +82,7 @@ class UnrolledIst(nn.Module):
     as :class:`NusNetEnsemble` (members run one after another).
     """
 
-    def __init__(self, *, n_iter: int = 24, refine_every: int = 4, width: int = 16, n_members: int = 2,
+    def __init__(self, *, n_iter: int = 16, refine_every: int = 4, width: int = 12, n_members: int = 4,
                  final_threshold: float = 0.02):
         super().__init__()
         self.hparams = {"n_iter": n_iter, "refine_every": refine_every, "width": width, "n_members": n_members,
