@@ -1,5 +1,7 @@
 """Whole-spectrum simulators (hsqc, methyl, hnca, hncoca): determinism, noise level, peaks where listed, stores."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -60,3 +62,18 @@ def test_hnca_store_is_written_and_read_back(tmp_path):
     chunk = read_chunk(tmp_path / "h.zarr", 1)
     again = sim.simulate(3, np.random.default_rng([2, 1]))
     assert np.array_equal(chunk["fid"], again["fid"])
+
+
+def test_phase_errors_on_the_clean_data_equal_synthesis_with_phases():
+    from simulators.nmr import peaks as P
+    from simulators.nmr.fid import default_dimensions, synthesise
+    from simulators.nmr.spectra import phase_errors
+
+    rng = np.random.default_rng(0)
+    seq = P.random_sequence(30, rng)
+    for exp, sizes in (("hsqc", (16, 32)), ("hnca", (8, 6, 32))):
+        dims = tuple(dataclasses.replace(d, n_complex=n) for d, n in zip(default_dimensions(exp), sizes))
+        peaks = P.peak_list(exp, seq, P.backbone_shifts(seq, rng), rng)
+        phases = rng.uniform(-0.5, 0.5, len(dims))
+        direct = synthesise(peaks, dims, rng, phase_rad=phases)
+        assert np.allclose(phase_errors(synthesise(peaks, dims, rng), phases), direct, atol=1e-4 * np.abs(direct).max())
