@@ -184,10 +184,13 @@ def simulate(kind, n, out, seed, chunk, scheduler, workers, resume, overwrite, s
 @click.option("--out", "out_dir", required=True, type=click.Path(), help="Output folder for weights and card.json.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output folder's model.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
+@click.option("--hparam", "hparams", multiple=True, metavar="KEY=VALUE",
+              help="Network hyperparameter (repeatable): deernet hidden, n_layers; nusnet n_iter, refine_every, "
+                   "width, final_threshold (kind=unrolled|cnn).")
 @click.option("--json", "as_json", is_flag=True, help="Print the model card as JSON.")
 @user_errors
 def train(model, data, simulate_kind, ensemble, steps, batch_size, lr, seed, device, time_limit_s, out_dir,
-          overwrite, no_progress, as_json):
+          overwrite, no_progress, hparams, as_json):
     """Train a registered architecture on a store or on fresh simulations.
 
     \b
@@ -195,9 +198,12 @@ def train(model, data, simulate_kind, ensemble, steps, batch_size, lr, seed, dev
       mrml train deernet --simulate deer --ensemble 16 --out runs/deernet
       mrml simulate deer --n 1000000 --out deer.zarr && mrml train deernet --data deer.zarr --out runs/d2
       mrml train nusnet --simulate nus --out runs/nusnet
+      mrml train nusnet --simulate nus --hparam n_iter=24 --hparam width=16 --out runs/nusnet-wide
     """
     import shlex
     from pathlib import Path
+
+    from simulators.params import parse_value
 
     from mrml.errors import InputError
 
@@ -212,6 +218,21 @@ def train(model, data, simulate_kind, ensemble, steps, batch_size, lr, seed, dev
 
     command = "mrml " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     sizes = {k: v for k, v in (("ensemble", ensemble), ("batch_size", batch_size)) if v is not None}
+    allowed = {"deernet": ("hidden", "n_layers"),
+               "nusnet": ("n_iter", "refine_every", "width", "final_threshold", "kind", "dilations")}[model]
+    net = {}
+    for item in hparams:
+        key, sep, value = item.partition("=")
+        if not sep or key.strip() not in allowed:
+            raise InputError(f"--hparam {item!r}: expected KEY=VALUE with KEY one of {', '.join(allowed)}")
+        net[key.strip()] = parse_value(value)
+    if model == "deernet":
+        sizes.update(net)
+    elif net:
+        kind_name = net.pop("kind", "unrolled")
+        from mrml.train_nus import DEFAULT_HPARAMS
+
+        sizes.update(kind=kind_name, hparams={**(DEFAULT_HPARAMS if kind_name == "cnn" else {}), **net})
     card = run_training(model, out_dir, data=data, steps=steps, lr=lr, seed=seed, device=device,
                         progress=not no_progress, command=command, time_limit_s=time_limit_s, **sizes)
     if as_json:

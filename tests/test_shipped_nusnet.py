@@ -1,0 +1,88 @@
+"""The shipped NUS network: intact weights, better than IST on held-out simulations, an honest band,
+and better than IST on retrospective NUS of a real fully sampled HSQC."""
+
+import numpy as np
+import pytest
+
+from mrml import models
+from mrml.stages import nus_net
+from mrml.stages.nus_ist import ist
+from mrml.train_nus import coverage, predict, spectral_nrmsd, to_inputs
+from simulators import get_simulator
+from tests.conftest import REALDATA
+
+pytestmark = pytest.mark.skipif("nusnet" not in models.list_models(), reason="no shipped nusnet weights")
+
+
+def test_card_and_weights():
+    card = models.load_card("nusnet")
+    assert models.verify("nusnet") == card["sha256"]
+    assert (models.WEIGHTS_DIR / "nusnet" / card["weights"]).stat().st_size < 10e6
+    assert card["training"]["command"].startswith("mrml train nusnet")
+    assert card["calibration"]["level"] == 0.95 and card["calibration"]["z"] > 1
+
+
+@pytest.fixture(scope="module")
+def held_out():
+    """Columns from a seed used neither for training (0), calibration (1) nor validation (2)."""
+    sim = get_simulator("nus", overrides={"n_points": 128})
+    inp, tgt = to_inputs(sim.simulate(300, np.random.default_rng([4242, 11])))
+    model, card = models.load_model("nusnet", device="cpu")
+    m = predict(model, inp)
+    return inp, tgt[:, 0] + 1j * tgt[:, 1], m[:, :, 0] + 1j * m[:, :, 1], card
+
+
+def test_network_beats_ist_on_held_out_columns(held_out):
+    inp, truth, members, _ = held_out
+    mask = inp[:, 2] > 0
+    x = inp[:, 0] + 1j * inp[:, 1]
+    err_ist = np.array([spectral_nrmsd(ist(x[i, mask[i]], np.flatnonzero(mask[i]), 128)[None], truth[i][None])[0]
+                        for i in range(len(x))])
+    err_net = spectral_nrmsd(members.mean(0), truth)
+    assert err_net.mean() < 0.9 * err_ist.mean()
+    assert np.mean(err_net < err_ist) > 0.6
+
+
+def test_calibrated_band_covers_about_95_percent_of_held_out_truth(held_out):
+    _, truth, members, card = held_out
+    cov = coverage(members, truth, card["calibration"]["z"])
+    assert 0.92 <= cov["coverage_all"] <= 0.99
+    assert 0.90 <= cov["coverage_significant"] <= 0.995
+    raw = coverage(members, truth, 1.0)  # the raw ensemble spread covers far less
+    assert raw["coverage_all"] < cov["coverage_all"] - 0.1
+
+
+HSQC = REALDATA / "nmr" / "bruker_parser_hsqc" / "test.fid"
+
+
+def indirect_spectrum(td):
+    """Sine bell, zero fill x2, FT, PS 90 (the depositor's), real part; 16 edge rows each side dropped."""
+    n = td.shape[0]
+    f = td * np.sin(np.pi * (0.5 + 0.5 * np.arange(n) / n))[:, None]
+    f[0] *= 0.5
+    spec = np.fft.fftshift(np.fft.fft(f, n=2 * n, axis=0), axes=0)
+    return np.real(spec * np.exp(1j * np.pi / 2))[16:-16]
+
+
+@pytest.mark.skipif(not HSQC.exists(), reason="real data not present")
+def test_network_beats_ist_on_retrospective_nus_of_the_real_hsqc():
+    import nmrglue as ng
+
+    from simulators.nmr.schedules import poisson_gap
+
+    dic, data = ng.pipe.read(str(HSQC))  # direct 1H processed as the depositor's header records
+    dic, data = ng.pipe_proc.sp(dic, data, off=0.5, end=1.0, pow=1, c=0.5)
+    dic, data = ng.pipe_proc.zf(dic, data, size=2048)
+    dic, data = ng.pipe_proc.ft(dic, data, auto=True)
+    dic, data = ng.pipe_proc.ps(dic, data, p0=137.6, p1=-360.0 * float(dic["FDDMXVAL"]))
+    dic, plane = ng.pipe_proc.di(*ng.pipe_proc.ext(dic, data, x1=229, xn=932))
+    n = plane.shape[0] // 2
+    td = plane[0::2].astype(np.float64) + 1j * plane[1::2]
+    ref = indirect_spectrum(td)
+    sched = poisson_gap(n, n // 4, rng=np.random.default_rng([0, 250]))
+    y = td[sched]
+    err = {}
+    for name, rec in (("ist", ist(y, sched, n)),
+                      ("net", nus_net.members(y, sched, n, phase_deg=nus_net.estimate_phase_deg(y, sched, n)).mean(0))):
+        err[name] = np.linalg.norm(indirect_spectrum(rec) - ref) / np.linalg.norm(ref)
+    assert err["net"] < err["ist"]
