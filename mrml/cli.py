@@ -395,8 +395,9 @@ def reconstruct(inputs, schedule_path, output, out_dir, method, phase_deg, model
             if band_dst is not None:
                 from mrml.models import load_card
                 from mrml.stages.nus_net import uncertainty_plane
+                from mrml.train_nus import band_scale
 
-                z = float(load_card(model)["calibration"]["z"])
+                z = band_scale(load_card(model)["calibration"], info.n_points)
                 write(band_dst, uncertainty_plane(result, info.members, phase_deg=info.phase_deg, z=z))
                 summary["uncertainty"] = str(band_dst)
             summaries.append(summary)

@@ -133,6 +133,38 @@ def evaluate(model, arrays, *, ist_iter: int = 200, z: float | None = None) -> d
     return out
 
 
+def calibrate_and_validate(model, sims: dict, *, seed: int, n_val: int) -> tuple[dict, dict]:
+    """Band scale per record length on columns of seed ``seed + 1``; metrics on columns of seed ``seed + 2``.
+
+    ``sims`` maps record lengths (complex points) to ``nus`` simulators.
+    Returns the card's ``calibration`` (``z_by_points``, and ``z``: the largest,
+    for lengths outside the calibrated ones) and ``metrics_validation``.
+    """
+    per = {}
+    for length, sim in sims.items():
+        inp, tgt = to_inputs(sim.simulate(n_val, np.random.default_rng([seed + 1, 11, length])))
+        m = predict(model, inp)
+        per[int(length)] = calibrate(m[:, :, 0] + 1j * m[:, :, 1], tgt[:, 0] + 1j * tgt[:, 1])
+    first = next(iter(per.values()))
+    calib = {"level": first["level"], "significant": first["significant"],
+             "z_by_points": {str(k): c["z"] for k, c in per.items()}, "z": max(c["z"] for c in per.values()),
+             "raw_coverage_all": {str(k): c["raw_coverage_all"] for k, c in per.items()}}
+    val = {f"points_{length}": evaluate(model, sim.simulate(n_val, np.random.default_rng([seed + 2, 11, length])),
+                                        z=per[int(length)]["z"])
+           for length, sim in sims.items()}
+    return calib, val
+
+
+def band_scale(calib: dict, n_points: int) -> float:
+    """Band scale ``z`` for a record of ``n_points`` complex points: interpolated in log2(n) between the
+    calibrated lengths, the nearest calibrated value outside them."""
+    by = calib.get("z_by_points")
+    if not by:
+        return float(calib["z"])
+    pts = sorted(int(k) for k in by)
+    return float(np.interp(np.log2(n_points), np.log2(pts), [by[str(k)] for k in pts]))
+
+
 def train_nusnet(out_dir, *, data=None, ensemble: int = 4, steps: int = 20000, batch_size: int = 64,
                  lr: float = 2e-3, seed: int = 0, pool_size: int = 16384, refresh: int = 1024,
                  refresh_every: int = 50, n_val: int = 256, device: str | None = None, progress: bool = True,
@@ -219,15 +251,7 @@ def train_nusnet(out_dir, *, data=None, ensemble: int = 4, steps: int = 20000, b
     if bar is not None:
         bar.close()
     train_s = time.time() - t_train
-    zs = []
-    for length, sim in sims.items():  # band scale: the largest any record length needs
-        inp, tgt = to_inputs(sim.simulate(n_val, np.random.default_rng([seed + 1, 11, length])))
-        m = predict(model, inp)
-        zs.append(calibrate(m[:, :, 0] + 1j * m[:, :, 1], tgt[:, 0] + 1j * tgt[:, 1]))
-    calib = max(zs, key=lambda c: c["z"])
-    val = {f"points_{length}": evaluate(model, sim.simulate(n_val, np.random.default_rng([seed + 2, 11, length])),
-                                        z=calib["z"])
-           for length, sim in sims.items()}
+    calib, val = calibrate_and_validate(model, sims, seed=seed, n_val=n_val)
     card: dict[str, Any] = {
         "name": "nusnet", "architecture": "nusnet", "hparams": {"kind": kind, **model.hparams},
         "task": "NUS: sampled indirect FID + mask -> full FID (ensemble, calibrated spectral band)",
@@ -242,3 +266,28 @@ def train_nusnet(out_dir, *, data=None, ensemble: int = 4, steps: int = 20000, b
         "metrics_validation": val,
     }
     return write_model(out, model, card, losses)
+
+
+def recalibrate(model_dir, *, n_val: int = 256) -> dict:
+    """Recompute a trained model's calibration and validation metrics with its card's seeds; rewrite the card.
+
+    For weights trained before :func:`calibrate_and_validate` changed: the weights
+    (and their sha256) stay as they are; the card records that this was done.
+    """
+    import json
+
+    from mrml.models import load_model, model_dir as find
+    from simulators import get_simulator
+
+    d = find(model_dir)
+    model, card = load_model(d, device="cpu")
+    train = card["training"]
+    config = dict(train["simulator_config"])
+    sims = {int(n): get_simulator("nus", {**config, "n_points": int(n)}) for n in train["record_lengths"]}
+    calib, val = calibrate_and_validate(model, sims, seed=int(train["seed"]), n_val=n_val)
+    calib["note"] = "recomputed after training by mrml.train_nus.recalibrate with the card's seeds"
+    card = {**card, "calibration": calib, "metrics_validation": val}
+    tmp = d / "card.json.tmp"
+    tmp.write_text(json.dumps(card, indent=2))
+    tmp.replace(d / "card.json")
+    return card

@@ -7,7 +7,7 @@ import pytest
 from mrml import models
 from mrml.stages import nus_net
 from mrml.stages.nus_ist import ist
-from mrml.train_nus import coverage, predict, spectral_nrmsd, to_inputs
+from mrml.train_nus import band_scale, coverage, predict, spectral_nrmsd, to_inputs
 from simulators import get_simulator
 from tests.conftest import REALDATA
 
@@ -45,7 +45,7 @@ def test_network_beats_ist_on_held_out_columns(held_out):
 
 def test_calibrated_band_covers_about_95_percent_of_held_out_truth(held_out):
     _, truth, members, card = held_out
-    cov = coverage(members, truth, card["calibration"]["z"])
+    cov = coverage(members, truth, band_scale(card["calibration"], 128))
     assert 0.92 <= cov["coverage_all"] <= 0.99
     assert 0.90 <= cov["coverage_significant"] <= 0.995
     raw = coverage(members, truth, 1.0)  # the raw ensemble spread covers far less

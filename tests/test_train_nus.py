@@ -45,7 +45,13 @@ def test_short_training_run_writes_a_loadable_model(tmp_path):
     assert set(card["metrics_validation"]) == {"points_32", "points_64"}
     assert set(card["metrics_validation"]["points_64"]) >= {"nrmsd_net", "nrmsd_ist", "share_net_better",
                                                             "coverage_all", "coverage_significant"}
-    assert card["calibration"]["z"] > 0
+    assert card["calibration"]["z"] > 0 and set(card["calibration"]["z_by_points"]) == {"32", "64"}
+    from mrml.train_nus import band_scale
+
+    z32, z64 = (card["calibration"]["z_by_points"][k] for k in ("32", "64"))
+    assert band_scale(card["calibration"], 32) == pytest.approx(z32)
+    assert band_scale(card["calibration"], 45) == pytest.approx(z32 + (z64 - z32) * np.log2(45 / 32))
+    assert band_scale(card["calibration"], 1024) == pytest.approx(z64)
     assert card["training"]["steps"] == 30 and card["hparams"]["kind"] == "unrolled"
 
 
