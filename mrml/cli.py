@@ -331,10 +331,10 @@ def deer(inputs, output, out_dir, plot, model, zero_time_us, time_unit, overwrit
               help="Zero-order phase (degrees, NMRPipe PS -p0) of the indirect dimension, for ist-ve and net.")
 @click.option("--model", default="nusnet", show_default=True,
               help="Network for --method net: shipped name or a `mrml train nusnet` output folder.")
-@click.option("--uncertainty", "band_path", type=click.Path(), default=None,
-              help="With --method net and -o: also write the half-width of the calibrated 95% band of every point "
-                   "of the indirect spectrum (NMRPipe, indirect dimension transformed). With --out DIR it is "
-                   "written as DIR/<stem>.band.ft2 when this flag is given any value.")
+@click.option("--uncertainty", "with_band", is_flag=True,
+              help="With --method net: also write OUT_STEM.band.ft2, the half-width of the calibrated 95% band at "
+                   "every point of the indirect spectrum (NMRPipe; indirect dimension zero-filled, transformed and "
+                   "phased, no window).")
 @click.option("--points", "n_points", type=int, default=None,
               help="Complex points of the full indirect dimension (default: Bruker acqu2s TD/2, else the last "
                    "index + 1 rounded up to 16).")
@@ -344,7 +344,7 @@ def deer(inputs, output, out_dir, plot, model, zero_time_us, time_unit, overwrit
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @user_errors
-def reconstruct(inputs, schedule_path, output, out_dir, method, phase_deg, model, band_path, n_points,
+def reconstruct(inputs, schedule_path, output, out_dir, method, phase_deg, model, with_band, n_points,
                 direct_phase_deg, n_iter, overwrite, as_json):
     """Reconstruct non-uniformly sampled NMR planes (NMRPipe in, NMRPipe out).
 
@@ -359,7 +359,7 @@ def reconstruct(inputs, schedule_path, output, out_dir, method, phase_deg, model
       mrml reconstruct hdac_ex.ft1 --schedule ss_hdac.out --points 192 -o hdac_full.ft1
       mrml reconstruct planes/*.ft1 --schedule nuslist --out full/
       mrml reconstruct nus.ft1 --schedule nuslist --method ist-ve --phase 90 -o full.ft1
-      mrml reconstruct nus.ft1 --schedule nuslist --method net --uncertainty band.ft2 -o full.ft1
+      mrml reconstruct nus.ft1 --schedule nuslist --method net --uncertainty -o full.ft1
       mrml reconstruct bruker/12/ -o hsqc_full.ft1
     """
     from pathlib import Path
@@ -373,7 +373,7 @@ def reconstruct(inputs, schedule_path, output, out_dir, method, phase_deg, model
         raise click.UsageError("give -o OUT for one input or --out DIR for several")
     if output is not None and len(inputs) > 1:
         raise click.UsageError("-o takes one input; use --out DIR for several")
-    if band_path and method != "net":
+    if with_band and method != "net":
         raise InputError("--uncertainty needs --method net (the band comes from the network ensemble)")
     schedule = read_schedule(schedule_path) if schedule_path else None
     targets = [Path(output)] if output else [Path(out_dir) / (Path(p).name if Path(p).suffix else f"{Path(p).name}.ft1")
@@ -386,7 +386,7 @@ def reconstruct(inputs, schedule_path, output, out_dir, method, phase_deg, model
             spectrum = read(src)
             result, info = run(spectrum, schedule, n_points=n_points, method=method, n_iter=n_iter,
                                phase_deg=phase_deg, direct_phase_deg=direct_phase_deg, model=model)
-            band_dst = None if not band_path else Path(band_path) if output else dst.with_name(f"{dst.stem}.band.ft2")
+            band_dst = dst.with_name(f"{dst.stem}.band.ft2") if with_band else None
             for p in (dst, band_dst):
                 if p is not None and p.exists() and not overwrite:
                     raise InputError(f"{p} exists; use --overwrite to replace it")

@@ -67,12 +67,13 @@ def test_cli_net_on_fidnet_example_writes_plane_and_band(small_model, tmp_path):
     before = src.read_bytes()
     cmd = [sys.executable, "-m", "mrml.cli", "reconstruct", str(src), "--schedule", str(NUS / "ss_hdac.out"),
            "--points", "192", "--method", "net", "--model", str(small_model), "-o", str(tmp_path / "full.ft1"),
-           "--uncertainty", str(tmp_path / "band.ft2"), "--json"]
+           "--uncertainty", "--json"]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
     info = json.loads(res.stdout)
     assert info["method"] == "net" and 0 <= info["phase_deg"] < 360
-    full, band, sampled = read(tmp_path / "full.ft1"), read(tmp_path / "band.ft2"), read(src)
+    assert info["uncertainty"] == str(tmp_path / "full.band.ft2")
+    full, band, sampled = read(tmp_path / "full.ft1"), read(tmp_path / "full.band.ft2"), read(src)
     sched = np.loadtxt(NUS / "ss_hdac.out", dtype=int)
     rows = np.ravel(np.column_stack([2 * sched, 2 * sched + 1]))
     assert full.shape == (384, 408) and np.allclose(full.data[rows], sampled.data)
@@ -83,6 +84,6 @@ def test_cli_net_on_fidnet_example_writes_plane_and_band(small_model, tmp_path):
 
 def test_cli_uncertainty_needs_the_network(tmp_path):
     cmd = [sys.executable, "-m", "mrml.cli", "reconstruct", str(tmp_path / "x.ft1"), "--schedule", "s",
-           "--uncertainty", str(tmp_path / "b.ft2"), "-o", str(tmp_path / "o.ft1")]
+           "--uncertainty", "-o", str(tmp_path / "o.ft1")]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert res.returncode != 0 and "Traceback" not in res.stderr and "--method net" in res.stderr
