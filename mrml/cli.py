@@ -335,6 +335,10 @@ def deer(inputs, output, out_dir, plot, model, zero_time_us, time_unit, overwrit
               help="With --method net: also write OUT_STEM.band.ft2, the half-width of the calibrated 95% band at "
                    "every point of the indirect spectrum (NMRPipe; indirect dimension zero-filled, transformed and "
                    "phased, no window).")
+@click.option("--plot", "plot_path", type=click.Path(), default=None,
+              help="Figure (PNG/PDF/SVG) of the zero-filled and reconstructed indirect spectra (sine bell, zero "
+                   "fill, FT, --phase or the estimated phase), with the significance map for --method net. "
+                   "With --out DIR: DIR/<stem>.png.")
 @click.option("--points", "n_points", type=int, default=None,
               help="Complex points of the full indirect dimension (default: Bruker acqu2s TD/2, else the last "
                    "index + 1 rounded up to 16).")
@@ -344,7 +348,7 @@ def deer(inputs, output, out_dir, plot, model, zero_time_us, time_unit, overwrit
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @user_errors
-def reconstruct(inputs, schedule_path, output, out_dir, method, phase_deg, model, with_band, n_points,
+def reconstruct(inputs, schedule_path, output, out_dir, method, phase_deg, model, with_band, plot_path, n_points,
                 direct_phase_deg, n_iter, overwrite, as_json):
     """Reconstruct non-uniformly sampled NMR planes (NMRPipe in, NMRPipe out).
 
@@ -400,6 +404,10 @@ def reconstruct(inputs, schedule_path, output, out_dir, method, phase_deg, model
                 z = band_scale(load_card(model)["calibration"], info.n_points)
                 write(band_dst, uncertainty_plane(result, info.members, phase_deg=info.phase_deg, z=z))
                 summary["uncertainty"] = str(band_dst)
+            if plot_path:
+                fig_dst = Path(plot_path) if output else dst.with_suffix(".png")
+                _nus_plot(result, info, fig_dst, model)
+                summary["plot"] = str(fig_dst)
             summaries.append(summary)
         except MrmlError as exc:
             if len(inputs) == 1:
@@ -410,6 +418,30 @@ def reconstruct(inputs, schedule_path, output, out_dir, method, phase_deg, model
         emit_json(summaries[0] if output else {"results": summaries, "failed": failed})
     if failed:
         sys.exit(EXIT_USER_ERROR)
+
+
+def _nus_plot(result, info, path, model):
+    """Figure of one reconstruction (see :func:`mrml.plot.nus_figure`)."""
+    import numpy as np
+
+    from mrml.plot import nus_figure, save_figure
+
+    data = np.asarray(result.data)
+    cols = np.concatenate([data.real, data.imag], axis=1) if np.iscomplexobj(data) else data
+    n_cols = data.shape[1]
+    full = (cols[0::2] + 1j * cols[1::2])[:, :n_cols]
+    sched = np.asarray(info.schedule)
+    z = members = None
+    if info.members is not None:
+        from mrml.models import load_card
+        from mrml.train_nus import band_scale
+
+        members, z = info.members[:, :, :n_cols], band_scale(load_card(model)["calibration"], info.n_points)
+    phase = info.phase_deg if info.phase_deg is not None else 0.0
+    fig = nus_figure(full[sched], sched, full, phase_deg=phase, members=members, z=z,
+                     title=f"{path.stem}: {info.method}, {info.n_sampled} of {info.n_points} points "
+                           f"({info.sampling_fraction:.1%})")
+    save_figure(fig, path)
 
 
 @main.command()

@@ -34,9 +34,10 @@ class ReconstructionResult:
     seconds: float
     phase_deg: float | None = None
     members: np.ndarray | None = dataclasses.field(default=None, repr=False)
+    schedule: np.ndarray | None = dataclasses.field(default=None, repr=False)
 
     def summary(self) -> dict:
-        return {k: v for k, v in dataclasses.asdict(self).items() if k != "members"}
+        return {k: v for k, v in dataclasses.asdict(self).items() if k not in ("members", "schedule")}
 
 
 def default_points(schedule) -> int:
@@ -150,4 +151,4 @@ def reconstruct(spectrum: Spectrum, schedule=None, *, n_points: int | None = Non
                               step=f"reconstruct: {method}, {len(sched)} of {n_full} complex points")
     seconds = time.perf_counter() - start
     return result, ReconstructionResult(spectrum.source, method, len(sched), n_full, len(sched) / n_full, seconds,
-                                        None if phase_deg is None else float(phase_deg), member_fids)
+                                        None if phase_deg is None else float(phase_deg), member_fids, sched)

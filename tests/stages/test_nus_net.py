@@ -67,12 +67,13 @@ def test_cli_net_on_fidnet_example_writes_plane_and_band(small_model, tmp_path):
     before = src.read_bytes()
     cmd = [sys.executable, "-m", "mrml.cli", "reconstruct", str(src), "--schedule", str(NUS / "ss_hdac.out"),
            "--points", "192", "--method", "net", "--model", str(small_model), "-o", str(tmp_path / "full.ft1"),
-           "--uncertainty", "--json"]
+           "--uncertainty", "--plot", str(tmp_path / "nus.png"), "--json"]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
     info = json.loads(res.stdout)
     assert info["method"] == "net" and 0 <= info["phase_deg"] < 360
     assert info["uncertainty"] == str(tmp_path / "full.band.ft2")
+    assert (tmp_path / "nus.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     full, band, sampled = read(tmp_path / "full.ft1"), read(tmp_path / "full.band.ft2"), read(src)
     sched = np.loadtxt(NUS / "ss_hdac.out", dtype=int)
     rows = np.ravel(np.column_stack([2 * sched, 2 * sched + 1]))
