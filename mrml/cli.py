@@ -324,13 +324,15 @@ def deer(inputs, output, out_dir, plot, model, zero_time_us, time_unit, overwrit
                    "(default for a Bruker folder: its nuslist).")
 @click.option("-o", "--output", type=click.Path(), help="Output NMRPipe file for one input.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Output folder for several inputs.")
-@click.option("--method", type=click.Choice(["ist", "ist-ve", "net"]), default="ist", show_default=True,
-              help="ist: iterative soft thresholding; ist-ve: IST with the virtual-echo constraint (needs --phase); "
-                   "net: the nusnet ensemble (uses --phase, estimated when not given).")
+@click.option("--method", type=click.Choice(["net", "ist", "ist-ve"]), default="net", show_default=True,
+              help="net: the network ensemble (--model; uses --phase, estimated when not given); ist: iterative "
+                   "soft thresholding (200 iterations, as hmsIST); ist-ve: IST with the virtual-echo constraint "
+                   "(needs --phase and a first point at t = 0).")
 @click.option("--phase", "phase_deg", type=float, default=None,
               help="Zero-order phase (degrees, NMRPipe PS -p0) of the indirect dimension, for ist-ve and net.")
 @click.option("--model", default="nusnet", show_default=True,
-              help="Network for --method net: shipped name or a `mrml train nusnet` output folder.")
+              help="Network for --method net: nusnet (more accurate), nusnet-fast (3x faster), or a "
+                   "`mrml train nusnet` output folder.")
 @click.option("--uncertainty", "with_band", is_flag=True,
               help="With --method net: also write OUT_STEM.band.ft2, the half-width of the calibrated 95% band at "
                    "every point of the indirect spectrum (NMRPipe; indirect dimension zero-filled, transformed and "

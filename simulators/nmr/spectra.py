@@ -23,13 +23,14 @@ from simulators.nmr import peaks as P
 from simulators.nmr.fid import default_dimensions, dimension_signals, synthesise
 from simulators.params import Param, merge_config
 
-VERSION = "1.0"
+VERSION = "1.1"
 
 PARAMS = (
     Param("n_residues", "", 40, 250, "uniform", "Protein length (sets peak count and linewidths; integer)."),
-    Param("noise_frac", "", 0.002, 0.1, "log-uniform", "Noise SD relative to the strongest peak's first point."),
+    Param("noise_frac", "", 0.01, 0.5, "log-uniform",
+          "Noise SD per real value relative to the time-domain amplitude of the strongest single peak."),
     Param("phase_deg", "deg", -10.0, 10.0, "uniform", "Zero-order phase error of each dimension."),
-    Param("solvent_frac", "", 0.0, 5.0, "uniform", "Residual water amplitude relative to the strongest peak."),
+    Param("solvent_frac", "", 0.0, 50.0, "uniform", "Residual water amplitude relative to the strongest peak."),
     Param("offset_frac", "", 0.0, 0.05, "uniform", "First-point offset (baseline) relative to the strongest peak."),
 )
 
@@ -142,7 +143,7 @@ class SpectrumSimulator:
             peaks = P.peak_list(self.name, seq, P.backbone_shifts(seq, rng), rng)
             phase = p["phase_deg"].sample(rng, len(self.dims))
             clean = synthesise(peaks, self.dims, rng)
-            top = float(np.abs(clean).max()) or 1.0
+            top = float(peaks.intensity.max())  # a single peak's amplitude at t = 0
             noise_sd = float(p["noise_frac"].sample(rng, 1)[0]) * top
             solvent = float(p["solvent_frac"].sample(rng, 1)[0]) * top if self.name != "methyl" else 0.0
             offset = float(p["offset_frac"].sample(rng, 1)[0]) * top

@@ -85,6 +85,6 @@ def test_cli_net_on_fidnet_example_writes_plane_and_band(small_model, tmp_path):
 
 def test_cli_uncertainty_needs_the_network(tmp_path):
     cmd = [sys.executable, "-m", "mrml.cli", "reconstruct", str(tmp_path / "x.ft1"), "--schedule", "s",
-           "--uncertainty", "-o", str(tmp_path / "o.ft1")]
+           "--method", "ist", "--uncertainty", "-o", str(tmp_path / "o.ft1")]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert res.returncode != 0 and "Traceback" not in res.stderr and "--method net" in res.stderr
