@@ -84,9 +84,15 @@ def info(path, as_json):
     Examples:
       mrml info data/example_deer.DTA
       mrml info spectrum.ft2 --json
+      mrml info deer.zarr
     """
+    from pathlib import Path
+
     from mrml.io import read
 
+    if Path(path).is_dir() and (Path(path) / "zarr.json").exists():  # a training store
+        _store_info(path, as_json)
+        return
     spectrum = read(path)
     desc = spectrum.describe()
     # Reader notes (e.g. an axis unit that had to be assumed) follow the "read ..." provenance step.
@@ -105,6 +111,24 @@ def info(path, as_json):
         click.echo(f"  axis {i}: {ax['label']:<6} {ax['points']:>6} points  {ax['domain']:<9} {rng}")
     for note in desc["notes"]:
         click.echo(f"  note: {note}")
+
+
+def _store_info(path, as_json):
+    """`mrml info` of a training store: simulator, size, progress and arrays."""
+    from mrml.store import open_store, status
+
+    st = status(path)
+    store = open_store(path)
+    specs = dict(store.group.attrs["arrays"])  # per-sample shape and dtype
+    desc = {**st, "seed": store.seed, "arrays": specs, "config": store.config}
+    if as_json:
+        emit_json(desc)
+        return
+    state = "complete" if st["complete"] else f"incomplete: {st['done']} of {st['total']} chunks (--resume)"
+    click.echo(f"{path}: mrml training store, simulator {st['simulator']}, {st['n']} samples in chunks of "
+               f"{st['chunk']}, seed {store.seed}, {state}")
+    for name, spec in specs.items():
+        click.echo(f"  {name:<28} {str(tuple(spec['shape'])):<18} {spec['dtype']}")
 
 
 @main.command()
@@ -387,7 +411,11 @@ def reconstruct(inputs, schedule_path, output, out_dir, method, phase_deg, model
     if out_dir:
         Path(out_dir).mkdir(parents=True, exist_ok=True)
     summaries, failed = [], 0
-    for src, dst in zip(inputs, targets):
+    from tqdm import tqdm
+
+    pairs = tqdm(list(zip(inputs, targets)), desc="reconstruct", unit="plane", file=sys.stderr,
+                 disable=len(inputs) == 1, mininterval=1.0)
+    for src, dst in pairs:
         try:
             spectrum = read(src)
             result, info = run(spectrum, schedule, n_points=n_points, method=method, n_iter=n_iter,

@@ -134,3 +134,19 @@ def test_info_leaves_input_unchanged():
     before = [(f.read_bytes(), f.stat().st_mtime_ns) for f in files]
     assert run_info(EX1)[0] == 0
     assert [(f.read_bytes(), f.stat().st_mtime_ns) for f in files] == before
+
+
+def test_info_describes_a_training_store(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from mrml.store import write_store
+
+    write_store(tmp_path / "s.zarr", "nus", n=10, chunk=5, seed=4, progress=False, scheduler="sync")
+    res = subprocess.run([sys.executable, "-m", "mrml.cli", "info", str(tmp_path / "s.zarr"), "--json"],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    desc = json.loads(res.stdout)
+    assert desc["simulator"] == "nus" and desc["n"] == 10 and desc["complete"] and desc["seed"] == 4
+    assert desc["arrays"]["mask"]["shape"] == [128]
