@@ -120,7 +120,8 @@ def _indirect_spectrum(plane):
 
 
 @pytest.mark.skipif(not (HSQC / "ser").exists(), reason="real data not present")
-def test_bruker_nus_folder_is_processed_and_reconstructed(tmp_path):
+@pytest.mark.parametrize("method", ["net", "ist"])
+def test_bruker_nus_folder_is_processed_and_reconstructed(tmp_path, method):
     """Retrospective NUS of the real Bruker HSQC: a folder with a 25 % ser and nuslist, straight into reconstruct."""
     import shutil
 
@@ -134,7 +135,7 @@ def test_bruker_nus_folder_is_processed_and_reconstructed(tmp_path):
     sched = poisson_gap(256, 64, rng=np.random.default_rng(0))
     raw[np.ravel(np.column_stack([2 * sched, 2 * sched + 1]))].tofile(nus / "ser")
     np.savetxt(nus / "nuslist", sched, fmt="%d")
-    res = mrml("reconstruct", nus, "-o", tmp_path / "full.ft1", "--json")
+    res = mrml("reconstruct", nus, "-o", tmp_path / "full.ft1", "--method", method, "--json")
     assert res.returncode == 0, res.stderr
     info = json.loads(res.stdout)
     assert (info["n_sampled"], info["n_points"]) == (64, 256)
@@ -142,4 +143,5 @@ def test_bruker_nus_folder_is_processed_and_reconstructed(tmp_path):
     ref, _ = bruker_plane(read(HSQC))
     assert rec.shape == ref.shape == (512, 1024)
     s_rec, s_ref = _indirect_spectrum(rec), _indirect_spectrum(ref)
-    assert np.linalg.norm(s_rec - s_ref) / np.linalg.norm(s_ref) < 0.25  # 0.15 measured (IST, 25 %)
+    err = np.linalg.norm(s_rec - s_ref) / np.linalg.norm(s_ref)
+    assert err < 0.25  # measured at 25 %: IST 0.151, net 0.163
