@@ -26,8 +26,8 @@ def small_model(tmp_path_factory):
     return out
 
 
-def _plane(rng, n_full=128, n_cols=24, phase_deg=0.0):
-    t = np.arange(n_full)[:, None]
+def _plane(rng, n_full=128, n_cols=24, phase_deg=0.0, delay=0.0):
+    t = np.arange(n_full)[:, None] + delay  # a first point delayed by ``delay`` dwells: a first-order phase
     fid = np.zeros((n_full, n_cols), complex)
     for c in range(n_cols):
         for _ in range(rng.integers(1, 4)):
@@ -35,10 +35,10 @@ def _plane(rng, n_full=128, n_cols=24, phase_deg=0.0):
     return fid * np.exp(-1j * np.deg2rad(phase_deg))  # PS -p0 = phase_deg brings it back to absorption
 
 
-@pytest.mark.parametrize("phase", [0.0, 75.0, 200.0])
-def test_phase_estimate_recovers_the_indirect_phase(phase):
+@pytest.mark.parametrize("phase,delay", [(0.0, 0.0), (75.0, 0.0), (200.0, 0.0), (40.0, 0.25), (300.0, -0.2)])
+def test_phase_estimate_recovers_the_indirect_phase_at_the_carrier(phase, delay):
     rng = np.random.default_rng(2)
-    fid = _plane(rng, phase_deg=phase)
+    fid = _plane(rng, phase_deg=phase, delay=delay)
     sched = poisson_gap(128, 32, rng=rng)
     est = nus_net.estimate_phase_deg(fid[sched], sched, 128)
     assert abs((est - phase + 180) % 360 - 180) < 8
