@@ -169,7 +169,8 @@ def main(argv=None):
 
         load_model(args.model)
     lines = [f"Command: `python benchmarks/bench_nus_real.py {' '.join(sys.argv[1:] if argv is None else argv)}`",
-             "", "| data | sampling | method | NRMSD | peak-height r | artefact peaks | median height error | s/plane |",
+             "",
+             "| data | sampling | method | NRMSD | peak-height r | artefact peaks | median height error | s/plane |",
              "|---|---|---|---:|---:|---:|---:|---:|"]
     for name in args.data:
         dic, plane, p0, edge = load(name)

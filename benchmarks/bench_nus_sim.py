@@ -91,7 +91,8 @@ def main(argv=None):
     lines = [f"Held-out simulated HSQC planes ({args.planes} planes, {args.n_indirect} complex 15N x "
              f"{args.n_direct} complex 1H points, seed {args.seed}), model `{args.model}`. "
              f"Command: `python benchmarks/bench_nus_sim.py {' '.join(sys.argv[1:] if argv is None else argv)}`",
-             "", "| sampling | method | NRMSD | peak-height r | artefact peaks / plane | median height error | s/plane |",
+             "",
+             "| sampling | method | NRMSD | peak-height r | artefact peaks / plane | median height error | s/plane |",
              "|---|---|---:|---:|---:|---:|---:|"]
     for (frac, name), rs in rows.items():
         m = {k: float(np.mean([r[k] for r in rs])) for k in rs[0]}
