@@ -140,6 +140,17 @@ def optimiser_step(opt, loss, *, done: float, lr: float, losses: list, bar=None)
         bar.update(1)
 
 
+def start_training(out_dir, device: str | None, seed: int):
+    """Output folder (created), device (threads set to the CPU affinity on CPU) and torch seed of a run."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    dev = pick_device(device)
+    if dev.type == "cpu":
+        torch.set_num_threads(cpu_threads())
+    torch.manual_seed(seed)
+    return out, dev
+
+
 def write_model(out: Path, model, card: dict, losses, *, half: bool = False) -> dict:
     """Write ``weights.pt`` (atomically; float16 if ``half``), ``loss.csv`` and ``card.json`` with the sha256.
 
@@ -188,12 +199,7 @@ def train_deernet(out_dir, *, data=None, ensemble: int = 16, steps: int = 20000,
     dict
         The model card.
     """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    dev = pick_device(device)
-    if dev.type == "cpu":
-        torch.set_num_threads(cpu_threads())
-    torch.manual_seed(seed)
+    out, dev = start_training(out_dir, device, seed)
     rng = np.random.default_rng([seed, 7])
     stream = DeerExampleStream()
     store_iter = _store_batches(data, rng) if data else None

@@ -12,17 +12,15 @@ from __future__ import annotations
 
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
 from mrml.device import autocast as _autocast
-from mrml.device import cpu_threads, pick_device
 from mrml.errors import InputError
 from mrml.nets.nusnet import NusNetEnsemble, UnrolledIst, scale_columns
-from mrml.train import _learning_rate, _progress, optimiser_step, write_model
+from mrml.train import _learning_rate, _progress, optimiser_step, start_training, write_model
 
 DEFAULT_HPARAMS = {"width": 32, "dilations": [1, 2, 4, 8, 16, 32, 1, 2, 4, 8, 16, 32]}
 #: Network kinds: ``unrolled`` (IST unrolled with learned thresholds and spectral refiners; the default: it
@@ -180,12 +178,7 @@ def train_nusnet(out_dir, *, data=None, ensemble: int = 4, steps: int = 20000, b
     """
     from simulators import get_simulator
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    dev = pick_device(device)
-    if dev.type == "cpu":
-        torch.set_num_threads(cpu_threads())
-    torch.manual_seed(seed)
+    out, dev = start_training(out_dir, device, seed)
     rng = np.random.default_rng([seed, 11])
     overrides = dict(overrides or {})
     if data:
