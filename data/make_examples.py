@@ -34,12 +34,51 @@ def deer_example(seed: int = 20261122):
     return spec, sim, out
 
 
+#: A 120-residue protein's 1H-15N HSQC, 128 complex 15N x 512 complex 1H points, 25 % of the 15N points kept.
+NUS_EXAMPLE = {"sizes": [128, 512], "n_residues": 120, "noise_frac": 0.05, "solvent_frac": 0.0, "offset_frac": 0.0}
+
+
+def nus_example(seed: int = 20261122, fraction: float = 0.25):
+    """(sampled plane, full plane, schedule): direct 1H transformed and cut to 5.5-11 ppm, 15N in time."""
+    from simulators import get_simulator
+    from simulators.nmr.schedules import poisson_gap
+
+    sim = get_simulator("hsqc", overrides=NUS_EXAMPLE)
+    fid = sim.simulate(1, np.random.default_rng(seed))["fid"][0].astype(np.complex128)
+    n15, h1 = sim.dims
+    fid[:, 0] *= 0.5
+    spec = np.fft.fftshift(np.fft.fft(fid, n=2 * h1.n_complex, axis=1), axes=1).real  # (2 n1, 2 n2)
+    ppm = h1.car_ppm + (np.arange(2 * h1.n_complex) - h1.n_complex) / (2 * h1.n_complex) * h1.sw_hz / h1.obs_mhz
+    keep = np.flatnonzero((ppm >= 5.5) & (ppm <= 11.0))[::-1]  # NMRPipe order: high ppm first
+    plane = spec[:, keep].astype(np.float32)
+    sw_cut = keep.size / (2 * h1.n_complex) * h1.sw_hz
+    car_cut = 0.5 * (ppm[keep[0]] + ppm[keep[-1]]) * h1.obs_mhz
+
+    def as_spectrum(data, n_rows):
+        steps = np.arange(n_rows) // 2
+        axes = (Axis("15N", n_rows, "time", "us", values=steps / n15.sw_hz * 1e6, sw_hz=n15.sw_hz,
+                     obs_mhz=n15.obs_mhz, car_hz=n15.car_ppm * n15.obs_mhz),
+                Axis("1H", keep.size, "frequency", "ppm", values=ppm[keep], sw_hz=sw_cut, obs_mhz=h1.obs_mhz,
+                     car_hz=car_cut))
+        return Spectrum(data, axes, source="mrml simulator (hsqc)", provenance=(f"simulators hsqc seed {seed}",))
+
+    sched = poisson_gap(n15.n_complex, int(fraction * n15.n_complex), rng=np.random.default_rng(seed))
+    rows = np.ravel(np.column_stack([2 * sched, 2 * sched + 1]))
+    return as_spectrum(plane[rows], rows.size), as_spectrum(plane, plane.shape[0]), sched
+
+
 def main():
     spec, sim, out = deer_example()
     write(HERE / "example_deer.DTA", spec)
     truth = np.column_stack([sim.r_nm, out["y"][0]])
     np.savetxt(HERE / "example_deer_truth.csv", truth, delimiter=",", header="r_nm,P", comments="", fmt="%.6g")
     print("wrote", HERE / "example_deer.DTA", "and the true P(r) in example_deer_truth.csv")
+    sampled, full, sched = nus_example()
+    write(HERE / "example_hsqc_nus.ft1", sampled)
+    write(HERE / "example_hsqc_full.ft1", full)
+    np.savetxt(HERE / "example_hsqc_nuslist", sched, fmt="%d")
+    print("wrote", HERE / "example_hsqc_nus.ft1", "(25 % NUS),", HERE / "example_hsqc_nuslist",
+          "and the fully sampled", HERE / "example_hsqc_full.ft1")
 
 
 if __name__ == "__main__":

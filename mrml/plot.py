@@ -96,7 +96,7 @@ def nus_figure(sampled_td, schedule, full_td, *, phase_deg: float = 0.0, members
         ratio[np.abs(ref) < 6 * noise] = np.nan  # only where the contours are drawn
         im = ax.imshow(ratio, origin="lower", aspect="auto", cmap="viridis", vmin=0, vmax=5,
                        interpolation="nearest")
-        fig.colorbar(im, ax=ax, label="|spectrum| / 95 % band half-width (above the lowest contour)")
+        fig.colorbar(im, ax=ax, label="|spectrum| / band half-width")
         ax.set_title("significance (network band)", fontsize=9)
         ax.set_xlabel("direct (point)")
     fig.suptitle(title or f"NUS reconstruction: {len(schedule)} of {n} points ({len(schedule) / n:.1%})", fontsize=10)
