@@ -27,6 +27,7 @@ from bench_nus_real import load  # noqa: E402
 def main(argv=None):
     from mrml.models import load_card
     from mrml.stages import nus_net
+    from mrml.stages.nus import indirect_spectrum
     from mrml.train_nus import band_scale
     from simulators.nmr.schedules import poisson_gap
 
@@ -43,9 +44,7 @@ def main(argv=None):
         z = band_scale(load_card(args.model)["calibration"], n)
 
         def spectrum(fid):
-            f = fid.copy()
-            f[0] *= 0.5
-            return np.real(np.fft.fft(f, 2 * n, axis=0) * np.exp(1j * np.deg2rad(p0)))
+            return indirect_spectrum(fid, phase_deg=p0, window=False, shift=False)
 
         ref = spectrum(td)
         strong = np.abs(ref) > 8 * 1.4826 * np.median(np.abs(ref))

@@ -35,17 +35,9 @@ def direct_ft(fid_plane):
     return np.fft.fftshift(np.fft.fft(f, n=2 * f.shape[1], axis=1), axes=1).real
 
 
-def indirect_ft(td):
-    """(n1, cols) complex indirect time domain -> (2 n1, cols) real spectrum (sine bell, zero fill x2)."""
-    n = td.shape[0]
-    w = np.sin(np.pi * (0.5 + 0.5 * np.arange(n) / n))[:, None]
-    f = td * w
-    f[0] *= 0.5
-    return np.fft.fftshift(np.fft.fft(f, n=2 * n, axis=0), axes=0).real
-
-
 def main(argv=None):
     from mrml.stages import nus_net
+    from mrml.stages.nus import indirect_spectrum
     from mrml.stages.nus_ist import ist
     from simulators import get_simulator
     from simulators.nmr.schedules import poisson_gap
@@ -74,7 +66,7 @@ def main(argv=None):
         plane = direct_ft(fid)[:, amide]
         n = plane.shape[0] // 2
         td = plane[0::2] + 1j * plane[1::2]
-        ref = indirect_ft(td)
+        ref = indirect_spectrum(td)
         noise = 1.4826 * np.median(np.abs(ref - np.median(ref)))
         threshold = 8 * noise
         peaks = local_maxima(ref, threshold)
@@ -86,7 +78,7 @@ def main(argv=None):
                 start = time.perf_counter()
                 rec = fn(td[sched], sched, n)
                 seconds = time.perf_counter() - start
-                s = score(indirect_ft(rec), ref, peaks, threshold)
+                s = score(indirect_spectrum(rec), ref, peaks, threshold)
                 rows.setdefault((frac, name), []).append({**s, "seconds": seconds})
     lines = [f"Held-out simulated HSQC planes ({args.planes} planes, {args.n_indirect} complex 15N x "
              f"{args.n_direct} complex 1H points, seed {args.seed}), model `{args.model}`. "

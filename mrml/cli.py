@@ -417,26 +417,23 @@ def reconstruct(inputs, schedule_path, output, out_dir, method, phase_deg, model
                  disable=len(inputs) == 1, mininterval=1.0)
     for src, dst in pairs:
         try:
+            band_dst = dst.with_name(f"{dst.stem}.band.ft2") if with_band else None
+            fig_dst = (Path(plot_path) if output else dst.with_suffix(".png")) if plot_path else None
+            for p in (dst, band_dst, fig_dst):  # before the work, not after it
+                if p is not None and p.exists() and not overwrite:
+                    raise InputError(f"{p} exists; use --overwrite to replace it")
             spectrum = read(src)
             result, info = run(spectrum, schedule, n_points=n_points, method=method, n_iter=n_iter,
                                phase_deg=phase_deg, direct_phase_deg=direct_phase_deg, model=model)
-            band_dst = dst.with_name(f"{dst.stem}.band.ft2") if with_band else None
-            for p in (dst, band_dst):
-                if p is not None and p.exists() and not overwrite:
-                    raise InputError(f"{p} exists; use --overwrite to replace it")
             write(dst, result)  # atomic
             summary = {**info.summary(), "output": str(dst)}
             if band_dst is not None:
-                from mrml.models import load_card
                 from mrml.stages.nus_net import uncertainty_plane
-                from mrml.train_nus import band_scale
 
-                z = band_scale(load_card(model)["calibration"], info.n_points)
-                write(band_dst, uncertainty_plane(result, info.members, phase_deg=info.phase_deg, z=z))
+                write(band_dst, uncertainty_plane(result, info.members, phase_deg=info.phase_deg, z=info.band_z))
                 summary["uncertainty"] = str(band_dst)
-            if plot_path:
-                fig_dst = Path(plot_path) if output else dst.with_suffix(".png")
-                _nus_plot(result, info, fig_dst, model)
+            if fig_dst is not None:
+                _nus_plot(result, info, fig_dst)
                 summary["plot"] = str(fig_dst)
             summaries.append(summary)
         except MrmlError as exc:
@@ -450,7 +447,7 @@ def reconstruct(inputs, schedule_path, output, out_dir, method, phase_deg, model
         sys.exit(EXIT_USER_ERROR)
 
 
-def _nus_plot(result, info, path, model):
+def _nus_plot(result, info, path):
     """Figure of one reconstruction (see :func:`mrml.plot.nus_figure`)."""
     import numpy as np
 
@@ -461,14 +458,9 @@ def _nus_plot(result, info, path, model):
     n_cols = data.shape[1]
     full = (cols[0::2] + 1j * cols[1::2])[:, :n_cols]
     sched = np.asarray(info.schedule)
-    z = members = None
-    if info.members is not None:
-        from mrml.models import load_card
-        from mrml.train_nus import band_scale
-
-        members, z = info.members[:, :, :n_cols], band_scale(load_card(model)["calibration"], info.n_points)
+    members = None if info.members is None else info.members[:, :, :n_cols]
     phase = info.phase_deg if info.phase_deg is not None else 0.0
-    fig = nus_figure(full[sched], sched, full, phase_deg=phase, members=members, z=z,
+    fig = nus_figure(full[sched], sched, full, phase_deg=phase, members=members, z=info.band_z,
                      title=f"{path.stem}: {info.method}, {info.n_sampled} of {info.n_points} points "
                            f"({info.sampling_fraction:.1%})")
     save_figure(fig, path)

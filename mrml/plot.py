@@ -46,17 +46,6 @@ def save_figure(fig, path, *, dpi: int = 130, overwrite: bool = True) -> None:
     plt.close(fig)
 
 
-def _quick_spectrum(td, phase_deg):
-    """Indirect time domain (n, cols) -> real spectrum (2n, cols): sine bell, zero fill x2, FT, phase, shift."""
-    import numpy as np
-
-    n = td.shape[0]
-    f = td * np.sin(np.pi * (0.5 + 0.5 * np.arange(n) / n))[:, None]
-    f[0] *= 0.5
-    spec = np.fft.fftshift(np.fft.fft(f, n=2 * n, axis=0), axes=0)
-    return np.real(spec * np.exp(1j * np.deg2rad(phase_deg)))
-
-
 def nus_figure(sampled_td, schedule, full_td, *, phase_deg: float = 0.0, members=None, z: float | None = None,
                title: str | None = None):
     """NUS before and after: zero-filled and reconstructed indirect spectra as contour maps (points).
@@ -68,20 +57,22 @@ def nus_figure(sampled_td, schedule, full_td, *, phase_deg: float = 0.0, members
     import matplotlib
     import numpy as np
 
+    from mrml.stages.nus import indirect_spectrum
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     n = full_td.shape[0]
     zf = np.zeros_like(full_td)
     zf[np.asarray(schedule)] = sampled_td
-    spectra = [("zero-filled (sampled points only)", _quick_spectrum(zf, phase_deg)),
-               ("reconstructed", _quick_spectrum(full_td, phase_deg))]
+    spectra = [("zero-filled (sampled points only)", indirect_spectrum(zf, phase_deg=phase_deg)),
+               ("reconstructed", indirect_spectrum(full_td, phase_deg=phase_deg))]
     ref = spectra[1][1]
     noise = 1.4826 * np.median(np.abs(ref - np.median(ref)))
     levels = noise * 6 * 1.5 ** np.arange(12)
     band = None
     if members is not None and z is not None:
-        band = z * np.std([_quick_spectrum(m, phase_deg) for m in members], axis=0)
+        band = z * np.std([indirect_spectrum(m, phase_deg=phase_deg) for m in members], axis=0)
     panels = len(spectra) + (band is not None)
     fig, axes = plt.subplots(1, panels, figsize=(4.2 * panels, 4.2), constrained_layout=True, sharey=True)
     for ax, (label, spec) in zip(axes, spectra):

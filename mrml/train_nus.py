@@ -76,16 +76,15 @@ def spectral_nrmsd(fid, target) -> np.ndarray:
 
 
 def _spectra(member_fids, truth):
-    """Real spectra (FT zero-filled x2, first point halved) of the ensemble mean and truth, and the raw SD.
+    """Real spectra (no window, zero fill x2, FT) of the ensemble mean and truth, and the raw SD.
 
     ``member_fids`` complex (K, m, n), ``truth`` complex (m, n); results are (2n, m).
     """
+    from mrml.stages.nus import indirect_spectrum
     from mrml.stages.nus_net import spectral_sd
 
     f = np.moveaxis(np.asarray(member_fids), -1, 1)  # (K, n, m)
-    both = np.concatenate([f.mean(axis=0)[None], np.asarray(truth).T[None]])
-    both[:, 0] *= 0.5
-    spec = np.real(np.fft.fft(both, n=2 * f.shape[1], axis=1))
+    spec = indirect_spectrum(np.stack([f.mean(axis=0), np.asarray(truth).T]), window=False, shift=False, axis=1)
     return spec[0], spectral_sd(f), spec[1]
 
 

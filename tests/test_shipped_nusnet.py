@@ -57,11 +57,9 @@ HSQC = REALDATA / "nmr" / "bruker_parser_hsqc" / "test.fid"
 
 def indirect_spectrum(td):
     """Sine bell, zero fill x2, FT, PS 90 (the depositor's), real part; 16 edge rows each side dropped."""
-    n = td.shape[0]
-    f = td * np.sin(np.pi * (0.5 + 0.5 * np.arange(n) / n))[:, None]
-    f[0] *= 0.5
-    spec = np.fft.fftshift(np.fft.fft(f, n=2 * n, axis=0), axes=0)
-    return np.real(spec * np.exp(1j * np.pi / 2))[16:-16]
+    from mrml.stages.nus import indirect_spectrum as process
+
+    return process(td, phase_deg=90.0)[16:-16]
 
 
 @pytest.mark.skipif(not HSQC.exists(), reason="real data not present")

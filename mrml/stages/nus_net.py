@@ -8,8 +8,8 @@ also needs; when it is not given it is estimated from the zero-filled
 spectrum (:func:`estimate_phase_deg`).
 
 The ensemble spread, scaled by the factor calibrated on held-out simulations
-when the model was trained (``card["calibration"]["z"]``), is the per-point
-uncertainty of the spectrum (:func:`spectral_sd`).
+when the model was trained (:func:`mrml.train_nus.band_scale` of the card's
+calibration), is the per-point uncertainty of the spectrum (:func:`spectral_sd`).
 """
 
 from __future__ import annotations
@@ -75,13 +75,13 @@ def members(sampled, schedule, n_full: int, *, phase_deg: float, model="nusnet",
 
 
 def spectral_sd(member_fids, *, z: float = 1.0, phase_deg: float = 0.0) -> np.ndarray:
-    """Calibrated SD of the real spectrum (FT zero-filled x2 along axis -2, phase applied) over members.
+    """``z`` times the SD over members of the real spectrum (no window, zero fill x2, FT, phase; unshifted).
 
     ``member_fids``: complex (K, n_full, ...). Returns (2 n_full, ...).
     """
-    f = np.asarray(member_fids).copy()
-    f[:, 0] *= 0.5
-    spec = np.real(np.fft.fft(f, n=2 * f.shape[1], axis=1) * np.exp(1j * np.deg2rad(phase_deg)))
+    from mrml.stages.nus import indirect_spectrum
+
+    spec = indirect_spectrum(member_fids, phase_deg=phase_deg, window=False, shift=False, axis=1)
     return z * spec.std(axis=0)
 
 

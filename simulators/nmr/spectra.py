@@ -99,6 +99,12 @@ class SpectrumSimulator:
         self.dims = tuple(dataclasses.replace(d, n_complex=n, sw_hz=d.sw_hz)
                           for d, n in zip(default_dimensions(experiment), sizes))
         self.max_peaks = _max_peaks(experiment, MAX_RESIDUES)
+        # residual water at 4.7 ppm, unit amplitude: a slowly decaying direct-dimension line, unmodulated in
+        # the indirect dimensions (exp(i 0 t) = 1: in every cosine row, absent from the sine rows, so axial)
+        water = P.PeakList(experiment, (), np.array([[4.7]]), np.array([1.0]), np.array([[8.0]]),
+                           np.zeros((1, 1, 2)), np.array([0]))
+        self._water = dimension_signals(water, self.dims[-1], 0)[:, 0]
+        self._cosine_rows = (slice(0, None, 2),) * (len(self.dims) - 1)
 
     @classmethod
     def factory(cls, experiment: str):
@@ -149,7 +155,8 @@ class SpectrumSimulator:
             offset = float(p["offset_frac"].sample(rng, 1)[0]) * top
             noise = rng.standard_normal((2, *clean.shape), dtype=np.float32) * np.float32(noise_sd)
             fid = phase_errors(clean, np.deg2rad(phase)) + (noise[0] + 1j * noise[1])
-            fid = fid + self._solvent(solvent) + self._first_point(offset)
+            fid[self._cosine_rows] += (solvent * self._water).astype(np.complex64)  # axial water
+            fid[..., 0] += np.float32(offset)  # receiver offset: the first point of every FID
             out["fid"][i], out["clean"][i] = fid, clean
             k = min(peaks.n_peaks, self.max_peaks)
             out["peaks"][i, :k] = np.column_stack([peaks.ppm, peaks.intensity])[:k]
@@ -159,25 +166,4 @@ class SpectrumSimulator:
             out["params/phase_deg"][i] = phase
             out["params/solvent_amplitude"][i] = solvent
             out["params/offset"][i] = offset
-        return out
-
-    def _solvent(self, amplitude: float) -> np.ndarray:
-        """Water at 4.7 ppm: a slowly decaying direct-dimension line, unmodulated in the indirect dimensions.
-
-        Unmodulated means ``exp(i 0 t) = 1``: present in every cosine (real) row and
-        absent from the sine rows, so it appears at zero indirect frequency (axial).
-        """
-        shape = self._shape()
-        if not amplitude:
-            return np.zeros(shape, np.complex64)
-        water = P.PeakList(self.name, (), np.array([[4.7]]), np.array([1.0]), np.array([[8.0]]),
-                           np.zeros((1, 1, 2)), np.array([0]))
-        line = dimension_signals(water, self.dims[-1], 0)[:, 0] * amplitude
-        out = np.zeros(shape, np.complex64)
-        out[(slice(0, None, 2),) * (len(shape) - 1)] = line
-        return out
-
-    def _first_point(self, offset: float) -> np.ndarray:
-        out = np.zeros(self._shape(), np.complex64)
-        out[..., 0] = offset
         return out

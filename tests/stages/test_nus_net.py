@@ -81,6 +81,10 @@ def test_cli_net_on_fidnet_example_writes_plane_and_band(small_model, tmp_path):
     assert band.axes[0].domain == "frequency" and band.shape == (384, 408)
     assert np.all(np.isfinite(band.data)) and band.data.min() >= 0 and band.data.max() > 0
     assert src.read_bytes() == before
+    (tmp_path / "full.ft1").unlink()  # only the figure is left: it is not overwritten either, and nothing is run
+    (tmp_path / "full.band.ft2").unlink()
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert again.returncode != 0 and "nus.png exists" in again.stderr and not (tmp_path / "full.ft1").exists()
 
 
 def test_cli_uncertainty_needs_the_network(tmp_path):
