@@ -131,6 +131,8 @@ def methods(model, phase_deg):
                                                                                        n_iter=200)}
     if model:
         out[f"net ({Path(str(model)).name})"] = net
+        out[f"net ({Path(str(model)).name}), phase {phase_deg:g} given"] = lambda y, s, n: nus_net.members(
+            y, s, n, phase_deg=phase_deg, model=model).mean(0)
     return out
 
 
