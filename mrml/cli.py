@@ -193,14 +193,16 @@ def simulate(kind, n, out, seed, chunk, scheduler, workers, resume, overwrite, s
 
 
 @main.command()
-@click.argument("model", type=click.Choice(["deernet", "nusnet"]))
+@click.argument("model", type=click.Choice(["deernet", "nusnet", "nusnet3d"]))
 @click.option("--data", type=click.Path(exists=True, file_okay=False),
               help="Training store made by `mrml simulate deer` (deernet) or `mrml simulate nus` (nusnet).")
-@click.option("--simulate", "simulate_kind", type=click.Choice(["deer", "nus"]),
+@click.option("--simulate", "simulate_kind", type=click.Choice(["deer", "nus", "nus3d"]),
               help="Train on fresh simulations every step.")
-@click.option("--ensemble", default=None, type=int, help="Number of networks in the ensemble (deernet 16, nusnet 4).")
+@click.option("--ensemble", default=None, type=int,
+              help="Number of networks in the ensemble (deernet 16, nusnet 4, nusnet3d 1).")
 @click.option("--steps", default=20000, show_default=True, help="Optimiser steps.")
-@click.option("--batch-size", default=None, type=int, help="Examples per step (deernet 256 per member, nusnet 64).")
+@click.option("--batch-size", default=None, type=int,
+              help="Examples per step (deernet 256 per member, nusnet 64, nusnet3d 16 planes of 32 x 24).")
 @click.option("--lr", default=2e-3, show_default=True, help="Peak learning rate (one-cycle schedule).")
 @click.option("--seed", default=0, show_default=True, help="Seed of data and initialisation.")
 @click.option("--device", default=None, help="torch device (default: cuda if present, else cpu).")
@@ -210,7 +212,8 @@ def simulate(kind, n, out, seed, chunk, scheduler, workers, resume, overwrite, s
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @click.option("--hparam", "hparams", multiple=True, metavar="KEY=VALUE",
               help="Network hyperparameter (repeatable): deernet hidden, n_layers; nusnet n_iter, refine_every, "
-                   "width, final_threshold (kind=unrolled|cnn).")
+                   "width, final_threshold (kind=unrolled|cnn); nusnet3d n_iter, refine_every, width, "
+                   "final_threshold.")
 @click.option("--json", "as_json", is_flag=True, help="Print the model card as JSON.")
 @user_errors
 def train(model, data, simulate_kind, ensemble, steps, batch_size, lr, seed, device, time_limit_s, out_dir,
@@ -223,6 +226,7 @@ def train(model, data, simulate_kind, ensemble, steps, batch_size, lr, seed, dev
       mrml simulate deer --n 1000000 --out deer.zarr && mrml train deernet --data deer.zarr --out runs/d2
       mrml train nusnet --simulate nus --out runs/nusnet
       mrml train nusnet --simulate nus --hparam n_iter=24 --hparam width=16 --out runs/nusnet-wide
+      mrml train nusnet3d --simulate nus3d --out runs/nusnet3d
     """
     import shlex
     from pathlib import Path
@@ -231,7 +235,7 @@ def train(model, data, simulate_kind, ensemble, steps, batch_size, lr, seed, dev
 
     from mrml.errors import InputError
 
-    kind = {"deernet": "deer", "nusnet": "nus"}[model]
+    kind = {"deernet": "deer", "nusnet": "nus", "nusnet3d": "nus3d"}[model]
     if bool(data) == bool(simulate_kind):
         raise InputError(f"give exactly one of --data STORE.zarr or --simulate {kind}")
     if simulate_kind and simulate_kind != kind:
@@ -243,7 +247,8 @@ def train(model, data, simulate_kind, ensemble, steps, batch_size, lr, seed, dev
     command = "mrml " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     sizes = {k: v for k, v in (("ensemble", ensemble), ("batch_size", batch_size)) if v is not None}
     allowed = {"deernet": ("hidden", "n_layers"),
-               "nusnet": ("n_iter", "refine_every", "width", "final_threshold", "kind", "dilations")}[model]
+               "nusnet": ("n_iter", "refine_every", "width", "final_threshold", "kind", "dilations"),
+               "nusnet3d": ("n_iter", "refine_every", "width", "final_threshold")}[model]
     net = {}
     for item in hparams:
         key, sep, value = item.partition("=")
@@ -252,6 +257,8 @@ def train(model, data, simulate_kind, ensemble, steps, batch_size, lr, seed, dev
         net[key.strip()] = parse_value(value)
     if model == "deernet":
         sizes.update(net)
+    elif model == "nusnet3d":
+        sizes.update(hparams=net)
     elif net:
         kind_name = net.pop("kind", "unrolled")
         from mrml.train_nus import DEFAULT_HPARAMS
@@ -265,6 +272,11 @@ def train(model, data, simulate_kind, ensemble, steps, batch_size, lr, seed, dev
         m = card["metrics_validation"]
         click.echo(f"wrote {out_dir}: overlap {m['overlap']:.3f}, mean-distance error "
                    f"{m['mean_distance_error_nm']:.3f} nm, 95% band coverage {m['coverage_significant']:.3f}")
+    elif model == "nusnet3d":
+        for shape, m in card["metrics_validation"].items():
+            click.echo(f"wrote {out_dir}: {shape} planes: spectral NRMSD {m['nrmsd_net']:.3f} (IST "
+                       f"{m['nrmsd_ist']:.3f}) on {m['n']} validation planes; network better on "
+                       f"{m['share_net_better']:.0%}; band coverage {m['coverage_all']:.3f}")
     else:
         for m in card["metrics_validation"].values():
             click.echo(f"wrote {out_dir}: {m['n_points']} points: spectral NRMSD {m['nrmsd_net']:.3f} (IST "
@@ -354,9 +366,9 @@ def deer(inputs, output, out_dir, plot, model, zero_time_us, time_unit, overwrit
                    "(needs --phase and a first point at t = 0).")
 @click.option("--phase", "phase_deg", type=float, default=None,
               help="Zero-order phase (degrees, NMRPipe PS -p0) of the indirect dimension, for ist-ve and net.")
-@click.option("--model", default="nusnet", show_default=True,
-              help="Network for --method net: nusnet (more accurate), nusnet-fast (3x faster), or a "
-                   "`mrml train nusnet` output folder.")
+@click.option("--model", default=None,
+              help="Network for --method net: 2D nusnet (default; more accurate) or nusnet-fast (3x faster); "
+                   "3D nusnet3d (default); or a `mrml train nusnet|nusnet3d` output folder.")
 @click.option("--uncertainty", "with_band", is_flag=True,
               help="With --method net: also write OUT_STEM.band.ft2, the half-width of the calibrated 95% band at "
                    "every point of the indirect spectrum (NMRPipe; indirect dimension zero-filled, transformed and "
@@ -376,13 +388,18 @@ def deer(inputs, output, out_dir, plot, model, zero_time_us, time_unit, overwrit
 @user_errors
 def reconstruct(inputs, schedule_path, output, out_dir, method, phase_deg, model, with_band, plot_path, n_points,
                 direct_phase_deg, n_iter, overwrite, as_json):
-    """Reconstruct non-uniformly sampled NMR planes (NMRPipe in, NMRPipe out).
+    """Reconstruct non-uniformly sampled NMR planes and 3D data sets (NMRPipe in, NMRPipe out).
 
     Each input is an NMRPipe plane whose direct dimension is processed and whose indirect dimension
     holds only the sampled complex points (States rows interleaved) in schedule order, or a raw
     Bruker NUS experiment folder (ser, acqus, acqu2s, nuslist; States or echo/antiecho), whose
     direct dimension is processed automatically. The output (NMRPipe) holds the full indirect time
     domain, ready for apodisation, zero filling and Fourier transform.
+
+    A 3D NMRPipe file (HNCA, HN(CO)CA; direct dimension processed, both indirect dimensions expanded
+    to full size with zeros at unsampled pairs, as NMRPipe's nusExpand.tcl writes them) takes a
+    two-column schedule of sampled (outer, inner) pairs and is reconstructed in both indirect
+    dimensions at once (methods net and ist).
 
     \b
     Examples:
@@ -391,6 +408,7 @@ def reconstruct(inputs, schedule_path, output, out_dir, method, phase_deg, model
       mrml reconstruct nus.ft1 --schedule nuslist --method ist-ve --phase 90 -o full.ft1
       mrml reconstruct nus.ft1 --schedule nuslist --method net --uncertainty -o full.ft1
       mrml reconstruct bruker/12/ -o hsqc_full.ft1
+      mrml reconstruct hnca_nus.ft1 --schedule nuslist3d -o hnca_full.ft1 --uncertainty
     """
     from pathlib import Path
 
@@ -423,8 +441,12 @@ def reconstruct(inputs, schedule_path, output, out_dir, method, phase_deg, model
                 if p is not None and p.exists() and not overwrite:
                     raise InputError(f"{p} exists; use --overwrite to replace it")
             spectrum = read(src)
+            if spectrum.ndim == 3:
+                summaries.append(_reconstruct_3d(spectrum, schedule, dst, band_dst, fig_dst, method=method,
+                                                 n_iter=n_iter, model=model, n_points=n_points, phase_deg=phase_deg))
+                continue
             result, info = run(spectrum, schedule, n_points=n_points, method=method, n_iter=n_iter,
-                               phase_deg=phase_deg, direct_phase_deg=direct_phase_deg, model=model)
+                               phase_deg=phase_deg, direct_phase_deg=direct_phase_deg, model=model or "nusnet")
             write(dst, result)  # atomic
             summary = {**info.summary(), "output": str(dst)}
             if band_dst is not None:
@@ -445,6 +467,34 @@ def reconstruct(inputs, schedule_path, output, out_dir, method, phase_deg, model
         emit_json(summaries[0] if output else {"results": summaries, "failed": failed})
     if failed:
         sys.exit(EXIT_USER_ERROR)
+
+
+def _reconstruct_3d(spectrum, schedule, dst, band_dst, fig_dst, *, method, n_iter, model, n_points, phase_deg):
+    """One 3D reconstruction (:func:`mrml.stages.nus3d.reconstruct_3d`) with its band and figure; its summary."""
+    from mrml.errors import InputError
+    from mrml.io import write
+    from mrml.stages.nus3d import band_cube, reconstruct_3d
+
+    if schedule is None:
+        raise InputError("a 3D data set needs --schedule (a two-column list of sampled pairs)")
+    if method == "ist-ve":
+        raise InputError("--method ist-ve is for 2D planes; use net or ist for 3D data")
+    if n_points or phase_deg is not None:
+        raise InputError("--points and --phase are for 2D planes; a 3D file's sizes come from its header and the "
+                         "network estimates each plane's phase")
+    result, info = reconstruct_3d(spectrum, schedule, method=method, n_iter=n_iter, model=model or "nusnet3d")
+    write(dst, result)  # atomic
+    summary = {**info.summary(), "output": str(dst)}
+    if band_dst is not None:
+        write(band_dst, band_cube(result, info))
+        summary["uncertainty"] = str(band_dst)
+    if fig_dst is not None:
+        from mrml.plot import nus3d_figure, save_figure
+
+        save_figure(nus3d_figure(spectrum, result, info, title=f"{dst.stem}: {method}, {info.n_sampled} of "
+                                 f"{info.shape[0]} x {info.shape[1]} pairs"), fig_dst)
+        summary["plot"] = str(fig_dst)
+    return summary
 
 
 def _nus_plot(result, info, path):

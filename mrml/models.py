@@ -57,12 +57,14 @@ def _load(dir_str: str, device: str):
     import torch
 
     from mrml.nets.deernet import DeerNetEnsemble
+    from mrml.nets.nusnet import UnrolledIst2D
     from mrml.train_nus import build as build_nus
 
     d = Path(dir_str)
     card = load_card(d)
     verify(d)
-    classes = {"deernet": DeerNetEnsemble, "nusnet": lambda kind="cnn", **hp: build_nus(kind, **hp)}
+    classes = {"deernet": DeerNetEnsemble, "nusnet": lambda kind="cnn", **hp: build_nus(kind, **hp),
+               "nusnet3d": UnrolledIst2D}
     if card["architecture"] not in classes:
         raise InputError(f"model {d.name}: unknown architecture {card['architecture']!r}")
     state = torch.load(d / card["weights"], map_location="cpu", weights_only=True)

@@ -46,6 +46,40 @@ def save_figure(fig, path, *, dpi: int = 130, overwrite: bool = True) -> None:
     plt.close(fig)
 
 
+def nus3d_figure(sampled, result, info, *, title: str | None = None):
+    """3D NUS before and after: the schedule and the indirect-plane projections (max |spectrum| over the direct
+    dimension) of the zero-filled input and of the reconstruction, processed without phase or window."""
+    import matplotlib
+    import numpy as np
+
+    from mrml.stages.nus3d import process_indirect
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n1, n2 = info.shape
+    fig, axes = plt.subplots(1, 3, figsize=(12.6, 4.2), constrained_layout=True)
+    sched = np.asarray(info.schedule)
+    axes[0].scatter(sched[:, 1], sched[:, 0], s=4, color="k")
+    axes[0].set_xlim(-0.5, n2 - 0.5)
+    axes[0].set_ylim(-0.5, n1 - 0.5)
+    axes[0].set_title(f"sampled pairs ({info.n_sampled} of {n1 * n2})", fontsize=9)
+    axes[0].set_xlabel(f"inner indirect ({result.axes[1].label}) point")
+    axes[0].set_ylabel(f"outer indirect ({result.axes[0].label}) point")
+    projections = [np.abs(process_indirect(np.asarray(s.data).real)).max(axis=2)
+                   for s in (sampled, result)]
+    top = projections[1].max()
+    levels = top * 0.02 * 1.5 ** np.arange(10)
+    for ax, proj, label in zip(axes[1:], projections, ("zero-filled (sampled pairs only)", "reconstructed")):
+        ax.contour(proj, levels=levels[levels < proj.max()] if proj.max() > levels[0] else levels[:1],
+                   colors="tab:blue", linewidths=0.5)
+        ax.set_title(f"{label}: max over {result.axes[2].label}", fontsize=9)
+        ax.set_xlabel(f"{result.axes[1].label} (point of {2 * n2})")
+        ax.set_ylabel(f"{result.axes[0].label} (point of {2 * n1})")
+    fig.suptitle(title or "3D NUS reconstruction", fontsize=10)
+    return fig
+
+
 def nus_figure(sampled_td, schedule, full_td, *, phase_deg: float = 0.0, members=None, z: float | None = None,
                title: str | None = None):
     """NUS before and after: zero-filled and reconstructed indirect spectra as contour maps (points).

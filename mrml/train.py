@@ -29,7 +29,7 @@ from mrml.device import cpu_threads, pick_device
 from mrml.errors import InputError
 from mrml.nets.deernet import DeerNetEnsemble
 
-ARCHITECTURES = ("deernet", "nusnet")
+ARCHITECTURES = ("deernet", "nusnet", "nusnet3d")
 DEFAULT_HPARAMS = {"hidden": 256, "n_layers": 3}
 
 
@@ -292,4 +292,8 @@ def train(architecture: str, out_dir, **kwargs) -> dict:
         from mrml.train_nus import train_nusnet
 
         return train_nusnet(out_dir, **kwargs)
+    if architecture == "nusnet3d":
+        from mrml.train_nus3d import train_nusnet3d
+
+        return train_nusnet3d(out_dir, **kwargs)
     return train_deernet(out_dir, **kwargs)

@@ -7,10 +7,11 @@ declares its parameter space once and generates a batch from an explicit
 
 from simulators.deer import DeerSimulator
 from simulators.nmr.nus import NusSimulator
+from simulators.nmr.nus3d import Nus3dSimulator
 from simulators.nmr.spectra import SpectrumSimulator
 
 #: Simulator classes by the KIND name used on the command line.
-REGISTRY = {"deer": DeerSimulator, "nus": NusSimulator,
+REGISTRY = {"deer": DeerSimulator, "nus": NusSimulator, "nus3d": Nus3dSimulator,
             **{kind: SpectrumSimulator.factory(kind) for kind in ("hsqc", "methyl", "hnca", "hncoca")}}
 
 
@@ -35,4 +36,4 @@ def get_simulator(kind: str, config=None, *, overrides=None):
     return cls.from_overrides(overrides or {})
 
 
-__all__ = ["REGISTRY", "DeerSimulator", "NusSimulator", "get_simulator"]
+__all__ = ["REGISTRY", "DeerSimulator", "Nus3dSimulator", "NusSimulator", "get_simulator"]

@@ -100,24 +100,31 @@ def from_pipe(dic: dict, data, *, source: str | None = None, step: str = "") -> 
 
 
 def write(path: str | os.PathLike, spectrum: Spectrum) -> None:
-    """Write a 1D or 2D spectrum as a single NMRPipe file (atomically).
+    """Write a spectrum as a single NMRPipe file (atomically).
 
     A spectrum read from NMRPipe keeps its header; its size fields are set to
-    the data. Other spectra get a header made from their axes.
+    the data (1D, 2D), or, in 3D, the data must keep the header's shape. Other
+    1D and 2D spectra get a header made from their axes.
 
     Raises
     ------
     InputError
-        More than two dimensions, or no spectral width on an axis of a spectrum
-        without an NMRPipe header.
+        A 3D spectrum without an NMRPipe header of its shape, more than three
+        dimensions, or no spectral width on an axis of a spectrum without an NMRPipe header.
     """
     import nmrglue as ng
 
     p = Path(path)
     data = np.asarray(spectrum.data)
-    if data.ndim not in (1, 2):
-        raise InputError(f"{p}: writing {data.ndim}-D NMRPipe data is not supported (1D and 2D only)")
-    if spectrum.format == "nmrpipe" and "FDDIMCOUNT" in spectrum.header:
+    has_header = spectrum.format == "nmrpipe" and "FDDIMCOUNT" in spectrum.header
+    if data.ndim == 3 and has_header and int(spectrum.header["FDDIMCOUNT"]) == 3:
+        shape = ng.pipe.find_shape(dict(spectrum.header))
+        if tuple(shape) != data.shape:
+            raise InputError(f"{p}: 3D data of shape {data.shape} do not match their NMRPipe header {tuple(shape)}")
+        dic = {**spectrum.header, "FDPIPEFLAG": 1.0}  # one data stream, read back whole by nmrglue and NMRPipe
+    elif data.ndim not in (1, 2):
+        raise InputError(f"{p}: writing {data.ndim}-D NMRPipe data needs a 3D NMRPipe header of the same shape")
+    elif has_header:
         dic = _resized_header(dict(spectrum.header), data)
     else:
         dic = ng.pipe.create_dic(_udic_from_axes(spectrum, p))

@@ -144,4 +144,21 @@ def nmrpipe_dic(dims):
         last = k == len(dims) - 1
         udic[k].update(size=d.n_complex if last else 2 * d.n_complex, complex=True, encoding="states",
                        sw=d.sw_hz, obs=d.obs_mhz, car=d.car_ppm * d.obs_mhz, label=d.label, time=True, freq=False)
-    return ng.pipe.create_dic(udic)
+    dic = ng.pipe.create_dic(udic)
+    if len(dims) > 2:
+        dic["FDPIPEFLAG"] = 1.0  # one data stream (not a series of planes): how nmrglue and NMRPipe read a 3D file
+    return dic
+
+
+def direct_processed(peaks: PeakList, dims, rng: np.random.Generator, *, noise_sd: float = 0.0):
+    """Simulated data with the direct dimension transformed by nmrglue (FT, imaginaries deleted).
+
+    What a NUS reconstruction takes in (and, for 3D, what NMRPipe's ``nusExpand.tcl``
+    and direct-dimension processing give): returns the nmrglue dictionary and the
+    real array, 2D ``(2 n_1, n_2)`` or 3D ``(2 n_1, 2 n_2, n_3)``.
+    """
+    import nmrglue as ng
+
+    dic, data = nmrpipe_dic(dims), synthesise(peaks, dims, rng, noise_sd=noise_sd)
+    dic, data = ng.pipe_proc.ft(dic, data, auto=True)
+    return ng.pipe_proc.di(dic, data)

@@ -1,0 +1,297 @@
+"""NUS reconstruction of 3D experiments (HNCA, HN(CO)CA): two indirect dimensions sampled together.
+
+Input convention (NMRPipe's ``nusExpand.tcl`` output): a 3D NMRPipe file
+``(2 n1, 2 n2, n_x)`` whose direct dimension (last) is processed, and whose two
+indirect dimensions are the full States time domains, real and imaginary
+rows interleaved, with zeros at the pairs that were not sampled. The
+schedule lists the sampled pairs ``(i, j)``, 0-based: column 1 indexes the
+outer indirect dimension (NMRPipe Z, axis 0 of the array), column 2 the inner
+(Y, axis 1). The output has the same layout and header with every pair filled.
+
+Every direct-dimension point carries, for each sampled pair, the four States
+components RR, RI, IR, II. They map exactly onto two complex planes with one
+peak per resonance (:func:`mrml.stages.nus_ist.ist_hypercomplex`), which
+2D IST or the ``nusnet3d`` network reconstruct and which map back exactly.
+The network's learned error scale, calibrated on held-out simulations, gives
+the band of the processed spectrum (:func:`band_cube`).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from mrml.errors import DataError, InputError
+from mrml.io.schedule import validate_schedule
+from mrml.spectrum import Spectrum
+
+METHODS = ("net", "ist")
+
+
+def _check(spectrum: Spectrum, schedule) -> tuple[np.ndarray, int, int]:
+    if spectrum.ndim != 3:
+        raise DataError(f"3D NUS reconstruction needs a 3D data set, got {spectrum.ndim}D")
+    hdr = spectrum.header
+    for k, flag in ((0, "FDF3FTFLAG"), (1, "FDF1FTFLAG")):
+        if spectrum.axes[k].domain != "time" or int(hdr.get(flag, 0)) != 0:
+            raise DataError(f"indirect dimension {spectrum.axes[k].label} is already in the frequency domain; "
+                            "reconstruction needs its time domain")
+    rows1, rows2 = np.asarray(spectrum.data).shape[:2]
+    if rows1 % 2 or rows2 % 2:
+        raise DataError(f"indirect dimensions of {rows1} x {rows2} rows are not States (real/imaginary pairs)")
+    sched = np.asarray(schedule)
+    if sched.ndim != 2 or sched.shape[1] != 2:
+        raise InputError("a 3D data set needs a two-column schedule (one sampled (t1, t2) pair per line)")
+    n1, n2 = rows1 // 2, rows2 // 2
+    return validate_schedule(sched, shape=(n1, n2), source="schedule"), n1, n2
+
+
+def _columns(data: np.ndarray) -> np.ndarray:
+    """Real (2 n1, 2 n2, C) columns: a complex direct dimension gives its real, then imaginary parts."""
+    return np.concatenate([data.real, data.imag], axis=2) if np.iscomplexobj(data) else data
+
+
+def sampled_pairs(spectrum: Spectrum, schedule) -> np.ndarray:
+    """RR, RI, IR, II of every sampled pair and direct-dimension column, float64 (n_sampled, 4, C)."""
+    sched, _, _ = _check(spectrum, schedule)
+    cols = _columns(np.asarray(spectrum.data))
+    i, j = 2 * sched[:, 0], 2 * sched[:, 1]
+    return np.stack([cols[i, j], cols[i, j + 1], cols[i + 1, j], cols[i + 1, j + 1]], axis=1).astype(np.float64)
+
+
+def to_planes(full) -> tuple[np.ndarray, np.ndarray]:
+    """``S+ = (RR - II) + i (IR + RI)`` and ``S- = (RR + II) + i (RI - IR)`` from (..., 4, C) components."""
+    rr, ri, ir, ii = (np.take(full, k, axis=-2) for k in range(4))
+    return (rr - ii) + 1j * (ir + ri), (rr + ii) + 1j * (ri - ir)
+
+
+def from_planes(plus, minus) -> np.ndarray:
+    """Inverse of :func:`to_planes`: (..., 4, C) components RR, RI, IR, II."""
+    a, b = (plus + minus) / 2, (plus - minus) / 2j  # A = RR + i RI, B = IR + i II
+    return np.stack([a.real, a.imag, b.real, b.imag], axis=-2)
+
+
+def estimate_phase_deg(planes) -> float:
+    """Zero-order phase that makes the zero-filled spectra of complex planes (n1, n2, C) most positive.
+
+    As :func:`mrml.stages.nus_net.estimate_phase_deg`: the sum of the rotated
+    spectrum over its top 1 % of magnitudes, where peaks dominate artefacts.
+    """
+    n1, n2 = planes.shape[:2]
+    spec = np.fft.fft2(planes, s=(2 * n1, 2 * n2), axes=(0, 1))
+    mag = np.abs(spec)
+    s = spec[mag >= np.quantile(mag, 0.99)]
+    phases = np.arange(0.0, 360.0, 1.0)
+    score = np.real(np.exp(1j * np.deg2rad(phases))[:, None] * s[None, :]).sum(axis=1)
+    return float(phases[int(np.argmax(score))])
+
+
+def _ist_threads(sampled, sched, shape, *, n_iter: int, workers: int) -> np.ndarray:
+    """:func:`ist_hypercomplex` over blocks of columns in ``workers`` threads (numpy's FFT releases the GIL)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from mrml.stages.nus_ist import ist_hypercomplex
+
+    blocks = np.array_split(np.arange(sampled.shape[-1]), max(1, min(workers * 4, sampled.shape[-1])))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        parts = pool.map(lambda b: ist_hypercomplex(sampled[..., b], sched, shape, n_iter=n_iter), blocks)
+        return np.concatenate(list(parts), axis=-1)
+
+
+def _net(sampled, sched, shape, *, model, phases_deg=None):
+    """Network reconstruction: full (n1, n2, 4, C) components, and sigma of S+ and S- spectra (2, C, 2n1, 2n2)."""
+    from mrml.models import load_model
+    from mrml.train_nus3d import predict
+
+    net, card = load_model(model)
+    if card.get("architecture") != "nusnet3d":
+        raise InputError(f"model {model!r} is not a 3D NUS network (architecture {card.get('architecture')!r})")
+    n1, n2 = shape
+    mask = np.zeros((n1, n2), dtype=np.float32)
+    mask[sched[:, 0], sched[:, 1]] = 1.0
+    fulls, sigmas, used = [], [], []
+    for k, s in enumerate(to_planes(sampled)):  # (n_sampled, C) complex each
+        plane = np.zeros((n1, n2, s.shape[-1]), dtype=np.complex128)
+        plane[sched[:, 0], sched[:, 1]] = s
+        phase = estimate_phase_deg(plane) if phases_deg is None else float(phases_deg[k])
+        rot = np.exp(1j * np.deg2rad(phase))
+        plane = np.moveaxis(plane * rot, -1, 0)  # (C, n1, n2)
+        inp = np.stack([plane.real, plane.imag, np.broadcast_to(mask, plane.shape)], axis=1).astype(np.float32)
+        fids, sig = predict(net, inp)  # (K, C, n1, n2), (K, C, 2n1, 2n2)
+        fulls.append(np.moveaxis(fids.mean(axis=0) / rot, 0, -1))  # (n1, n2, C)
+        sigmas.append(np.sqrt(np.mean(sig ** 2, axis=0) + (fids.shape[0] > 1) * np.var(
+            np.fft.fft2(fids, s=(2 * n1, 2 * n2)), axis=0)))
+        used.append(phase)
+    full = from_planes(fulls[0], fulls[1])
+    full[sched[:, 0], sched[:, 1]] = sampled
+    return full, np.stack(sigmas), used, float(card["calibration"]["z"])
+
+
+class Reconstruction3D:
+    """Summary of one 3D reconstruction (``sigma``: calibrated-scale inputs of :func:`band_cube`)."""
+
+    def __init__(self, source, method, n_sampled, shape, seconds, *, phases_deg=None, band_z=None, sigma=None,
+                 schedule=None):
+        self.source, self.method, self.n_sampled, self.shape = source, method, int(n_sampled), tuple(shape)
+        self.seconds, self.phases_deg, self.band_z, self.sigma = seconds, phases_deg, band_z, sigma
+        self.schedule = schedule
+
+    def summary(self) -> dict:
+        n_total = self.shape[0] * self.shape[1]
+        out = {"input": self.source, "method": self.method, "sampled_pairs": self.n_sampled,
+               "indirect_points": list(self.shape), "sampling_fraction": round(self.n_sampled / n_total, 4),
+               "seconds": round(self.seconds, 3)}
+        if self.phases_deg is not None:
+            out["plane_phases_deg"] = [float(p) for p in self.phases_deg]
+        if self.band_z is not None:
+            out["band_z"] = round(float(self.band_z), 4)
+        return out
+
+
+def reconstruct_3d(spectrum: Spectrum, schedule, *, method: str = "net", n_iter: int = 200, model="nusnet3d",
+                   workers: int | None = None) -> tuple[Spectrum, Reconstruction3D]:
+    """Reconstruct both indirect time dimensions of a 3D NUS data set (see the module docstring).
+
+    Parameters
+    ----------
+    spectrum : Spectrum
+        3D NMRPipe data, indirect dimensions expanded to full size.
+    schedule : array_like of int, shape (n_sampled, 2)
+        0-based sampled pairs (outer, inner indirect dimension).
+    method : {"net", "ist"}
+        The ``nusnet3d`` network (default) or 2D IST with ``n_iter`` iterations.
+    model : str or path
+        Shipped name or ``mrml train nusnet3d`` output folder.
+    workers : int, optional
+        Threads for IST (default: the CPUs this process may use).
+
+    Returns
+    -------
+    Spectrum, Reconstruction3D
+    """
+    if method not in METHODS:
+        raise InputError(f"unknown 3D reconstruction method {method!r}; available: {', '.join(METHODS)}")
+    sched, n1, n2 = _check(spectrum, schedule)
+    start = time.perf_counter()
+    sampled = sampled_pairs(spectrum, sched)
+    phases = z = sigma = None
+    if method == "ist":
+        from mrml.device import cpu_threads
+
+        full = _ist_threads(sampled, sched, (n1, n2), n_iter=n_iter, workers=int(workers or cpu_threads()))
+    else:
+        full, sigma, phases, z = _net(sampled, sched, (n1, n2), model=model)
+    data = np.asarray(spectrum.data)
+    cols = np.empty((2 * n1, 2 * n2, full.shape[-1]), dtype=np.float64)
+    cols[0::2, 0::2], cols[0::2, 1::2] = full[:, :, 0], full[:, :, 1]
+    cols[1::2, 0::2], cols[1::2, 1::2] = full[:, :, 2], full[:, :, 3]
+    nx = data.shape[2]
+    out = cols[..., :nx] + 1j * cols[..., nx:] if np.iscomplexobj(data) else cols
+    result = spectrum.replace(data=out.astype(data.dtype),
+                              step=f"reconstruct 3D: {method}, {len(sched)} of {n1} x {n2} pairs")
+    info = Reconstruction3D(spectrum.source, method, len(sched), (n1, n2), time.perf_counter() - start,
+                            phases_deg=phases, band_z=z, sigma=sigma, schedule=sched)
+    return result, info
+
+
+def process_indirect(data, *, phases_deg=(0.0, 0.0)) -> np.ndarray:
+    """Process both indirect dimensions as NMRPipe does: zero fill x2, FT, phase, delete imaginaries.
+
+    nmrglue cannot transform the outer dimension of a 3D file (its ``ztp`` is not
+    implemented), so this is numpy with NMRPipe's conventions, checked against
+    nmrglue's ``zf | ft -auto | ps | di`` on a plane (tests/stages/test_nus3d.py).
+
+    Parameters
+    ----------
+    data : array_like, real, (2 n1, 2 n2, n_x)
+        Time domain of both indirect dimensions (States rows interleaved), as
+        :func:`reconstruct_3d` writes it.
+    phases_deg : (float, float)
+        Zero-order phases (NMRPipe ``PS -p0``) of the outer and inner dimension.
+
+    Returns
+    -------
+    numpy.ndarray, float64, (2 n1, 2 n2, n_x)
+        The real spectrum in NMRPipe's point order.
+    """
+    a = np.asarray(data, dtype=np.float64)
+    for axis, p0 in ((1, phases_deg[1]), (0, phases_deg[0])):
+        c = np.take(a, np.arange(0, a.shape[axis], 2), axis=axis) + 1j * np.take(a, np.arange(1, a.shape[axis], 2),
+                                                                                  axis=axis)
+        n = 2 * c.shape[axis]
+        spec = np.fft.fftshift(np.fft.ifft(c, n=n, axis=axis), axes=axis) * n
+        a = np.real(spec * np.exp(1j * np.deg2rad(p0)))
+    return a
+
+
+def frequency_header(header: dict, shape) -> dict:
+    """An NMRPipe header for a real 3D spectrum of ``shape`` with the axes (labels, sw, obs, carrier) of ``header``."""
+    import nmrglue as ng
+
+    udic = ng.pipe.guess_udic(dict(header), np.zeros(shape, dtype=np.float32))
+    for k in range(3):
+        udic[k].update(size=int(shape[k]), complex=False, time=False, freq=True)
+    dic = ng.pipe.create_dic(udic)
+    dic["FDPIPEFLAG"] = 1.0
+    return dic
+
+
+def _bin_order(n1: int, n2: int) -> tuple[np.ndarray, np.ndarray]:
+    """Where FFT bin k of each indirect dimension (zero fill x2) lands after :func:`process_indirect`.
+
+    Found by processing probe signals ``exp(2 pi i k t / 2n)`` rather than by
+    re-deriving NMRPipe's sign and shift conventions.
+    """
+    order = []
+    for dim, n in ((0, n1), (1, n2)):
+        where = []
+        for k in (1, 2):
+            t = np.arange(n)
+            sig = np.exp(2j * np.pi * k * t / (2 * n))
+            comp = np.zeros((n1, n2, 4, 1))
+            other = np.ones(n2 if dim == 0 else n1)
+            if dim == 0:  # RR + i IR = signal along t1, real along t2
+                comp[:, :, 0, 0] = sig.real[:, None] * other[None, :]
+                comp[:, :, 2, 0] = sig.imag[:, None] * other[None, :]
+            else:  # RR + i RI along t2
+                comp[:, :, 0, 0] = other[:, None] * sig.real[None, :]
+                comp[:, :, 1, 0] = other[:, None] * sig.imag[None, :]
+            cube = np.empty((2 * n1, 2 * n2, 1))
+            cube[0::2, 0::2], cube[0::2, 1::2] = comp[:, :, 0], comp[:, :, 1]
+            cube[1::2, 0::2], cube[1::2, 1::2] = comp[:, :, 2], comp[:, :, 3]
+            spec = process_indirect(cube)[..., 0]
+            where.append(int(np.unravel_index(np.argmax(spec), spec.shape)[dim]))
+        step = where[1] - where[0]  # +1 or -1
+        order.append((where[0] + step * (np.arange(2 * n) - 1)) % (2 * n))
+    return order[0], order[1]
+
+
+def band_cube(result: Spectrum, info: Reconstruction3D) -> Spectrum:
+    """Half-width of the calibrated band at every point of the processed 3D spectrum, as an NMRPipe file.
+
+    The processed real spectrum (zero fill x2, FT, any zero-order phases, no window) at
+    ``(w1, w2)`` is ``Re[a F+(w1, w2)] / 2 + Re[b F-(-w1, w2)] / 2`` with unit phase
+    factors ``a``, ``b``, where ``F+`` and ``F-`` are the spectra of the two
+    reconstructed planes, whose errors are independent. With per-point error SDs
+    ``s+`` and ``s-`` from the network, the band half-width is
+    ``z sqrt(s+(w1, w2)^2 + s-(-w1, w2)^2) / 2``, ``z`` calibrated on held-out
+    simulations. The layout is that of :func:`process_indirect`'s output; the NMRPipe header
+    describes the three frequency axes.
+    """
+    if info.sigma is None:
+        raise InputError("the uncertainty band needs the network reconstruction (--method net)")
+    from mrml.io.nmrpipe import from_pipe
+
+    n1, n2 = info.shape
+    plus, minus = info.sigma  # (C, 2 n1, 2 n2) each
+    minus_mirror = minus[:, (-np.arange(2 * n1)) % (2 * n1), :]
+    band = info.band_z * 0.5 * np.sqrt(plus ** 2 + minus_mirror ** 2)  # (C, k1, k2)
+    data = np.asarray(result.data)
+    nx = data.shape[2]
+    band = band[:nx]  # a complex direct dimension: the columns of its real part
+    o1, o2 = _bin_order(n1, n2)
+    out = np.empty((2 * n1, 2 * n2, nx), dtype=np.float32)
+    out[np.ix_(o1, o2)] = np.moveaxis(band, 0, -1)
+    return from_pipe(frequency_header(result.header, out.shape), out, source=result.source,
+                     step=f"uncertainty: learned error SD x {info.band_z:.3g} (calibrated) of the processed spectrum")
