@@ -47,8 +47,8 @@ def save_figure(fig, path, *, dpi: int = 130, overwrite: bool = True) -> None:
 
 
 def nus3d_figure(sampled, result, info, *, title: str | None = None):
-    """3D NUS before and after: the schedule and the indirect-plane projections (max |spectrum| over the direct
-    dimension) of the zero-filled input and of the reconstruction, processed without phase or window."""
+    """3D NUS before and after: the schedule and the indirect-plane projections (maximum over the direct
+    dimension) of the zero-filled input and of the reconstruction, processed with a cosine bell, no phase."""
     import matplotlib
     import numpy as np
 
@@ -66,10 +66,9 @@ def nus3d_figure(sampled, result, info, *, title: str | None = None):
     axes[0].set_title(f"sampled pairs ({info.n_sampled} of {n1 * n2})", fontsize=9)
     axes[0].set_xlabel(f"inner indirect ({result.axes[1].label}) point")
     axes[0].set_ylabel(f"outer indirect ({result.axes[0].label}) point")
-    projections = [np.abs(process_indirect(np.asarray(s.data).real)).max(axis=2)
-                   for s in (sampled, result)]
+    projections = [process_indirect(np.asarray(s.data).real, window=True).max(axis=2) for s in (sampled, result)]
     top = projections[1].max()
-    levels = top * 0.02 * 1.5 ** np.arange(10)
+    levels = top * 0.06 * 1.4 ** np.arange(9)
     for ax, proj, label in zip(axes[1:], projections, ("zero-filled (sampled pairs only)", "reconstructed")):
         ax.contour(proj, levels=levels[levels < proj.max()] if proj.max() > levels[0] else levels[:1],
                    colors="tab:blue", linewidths=0.5)

@@ -195,7 +195,7 @@ def reconstruct_3d(spectrum: Spectrum, schedule, *, method: str = "net", n_iter:
     return result, info
 
 
-def process_indirect(data, *, phases_deg=(0.0, 0.0)) -> np.ndarray:
+def process_indirect(data, *, phases_deg=(0.0, 0.0), window: bool = False) -> np.ndarray:
     """Process both indirect dimensions as NMRPipe does: zero fill x2, FT, phase, delete imaginaries.
 
     nmrglue cannot transform the outer dimension of a 3D file (its ``ztp`` is not
@@ -209,6 +209,8 @@ def process_indirect(data, *, phases_deg=(0.0, 0.0)) -> np.ndarray:
         :func:`reconstruct_3d` writes it.
     phases_deg : (float, float)
         Zero-order phases (NMRPipe ``PS -p0``) of the outer and inner dimension.
+    window : bool
+        Cosine bell (NMRPipe ``SP -off 0.5 -end 1 -pow 1``) before the FT, as for display.
 
     Returns
     -------
@@ -219,6 +221,10 @@ def process_indirect(data, *, phases_deg=(0.0, 0.0)) -> np.ndarray:
     for axis, p0 in ((1, phases_deg[1]), (0, phases_deg[0])):
         c = np.take(a, np.arange(0, a.shape[axis], 2), axis=axis) + 1j * np.take(a, np.arange(1, a.shape[axis], 2),
                                                                                   axis=axis)
+        if window:
+            shape = [1] * c.ndim
+            shape[axis] = c.shape[axis]
+            c = c * np.cos(0.5 * np.pi * np.arange(c.shape[axis]) / max(c.shape[axis] - 1, 1)).reshape(shape)
         n = 2 * c.shape[axis]
         spec = np.fft.fftshift(np.fft.ifft(c, n=n, axis=axis), axes=axis) * n
         a = np.real(spec * np.exp(1j * np.deg2rad(p0)))

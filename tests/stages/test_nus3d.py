@@ -139,24 +139,46 @@ def test_band_lands_where_its_bin_is_processed():
     assert Reconstruction3D(None, "net", 3, (n1, n2), 0.1).summary()["sampling_fraction"] == round(3 / 30, 4)
 
 
+def _example_module():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "data" / "make_examples.py"
+    spec = importlib.util.spec_from_file_location("make_examples", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.mark.slow
-def test_shipped_network_beats_zero_filling_and_its_band_covers_the_truth(tmp_path):
+def test_shipped_network_on_the_shipped_hnca_example(tmp_path):
+    """data/example_hnca_nus.ft1: better than zero filling, at IST's quality, and its band covers the truth."""
+    from pathlib import Path
+
     from click.testing import CliRunner
 
     from mrml.cli import main
     from mrml.io import read
     from mrml.stages.nus3d import process_indirect
 
-    paths, sched_path, _, clean = _hnca(tmp_path, shape=(32, 24, 64), noise_sd=0.02, n_residues=40)
-    out = tmp_path / "rec.ft1"
-    res = CliRunner().invoke(main, ["reconstruct", str(paths["nus"]), "--schedule", str(sched_path), "-o",
-                                    str(out), "--uncertainty"])
-    assert res.exit_code == 0, res.output
-    truth = process_indirect(clean)
-    rec = process_indirect(read(out).data)
-    err_zf = _nrmsd(process_indirect(read(paths["nus"]).data), truth)
-    assert _nrmsd(rec, truth) < 0.5 * err_zf
-    band = np.asarray(read(tmp_path / "rec.band.ft2").data)
-    assert band.shape == rec.shape and np.all(band > 0)
-    inside = np.abs(rec - truth) <= band
-    assert 0.85 < inside.mean() <= 1.0
+    data = Path(__file__).resolve().parents[2] / "data"
+    example = _example_module()
+    _, nus, full, _ = example.nus3d_example()
+    assert np.array_equal(nus, read(data / "example_hnca_nus.ft1").data)  # the shipped file is the script's output
+    clean = example.nus3d_example(noise_sd=0.0)[2]
+    out = {m: tmp_path / f"{m}.ft1" for m in ("net", "ist")}
+    for method, path in out.items():
+        extra = ["--uncertainty", "--plot", str(tmp_path / "hnca.png")] if method == "net" else []
+        res = CliRunner().invoke(main, ["reconstruct", str(data / "example_hnca_nus.ft1"), "--schedule",
+                                        str(data / "example_hnca_nuslist"), "--method", method, "-o", str(path),
+                                        *extra])
+        assert res.exit_code == 0, res.output
+    ref, truth = process_indirect(full), process_indirect(clean)
+    rec = {m: process_indirect(read(p).data) for m, p in out.items()}
+    err_zf = _nrmsd(process_indirect(nus), ref)
+    assert _nrmsd(rec["net"], ref) < 0.5 * err_zf
+    assert _nrmsd(rec["net"], truth) < 1.1 * _nrmsd(rec["ist"], truth)
+    band = np.asarray(read(tmp_path / "net.band.ft2").data)
+    assert band.shape == rec["net"].shape and np.all(band > 0)
+    assert 0.85 < np.mean(np.abs(rec["net"] - truth) <= band) <= 1.0
+    assert (tmp_path / "hnca.png").stat().st_size > 10_000
