@@ -174,6 +174,9 @@ def poisson_gap_2d(shape, n_sampled: int, *, rng: np.random.Generator) -> np.nda
             break
         if best is None or abs(len(picked) - n_sampled) < abs(len(best) - n_sampled):
             best = picked
+        if len(picked) > n_sampled and rate >= n_total:  # every row takes its first point: out of reach
+            flat = _fix_count(np.asarray(best, dtype=np.int64), n_total, n_sampled, rng)
+            break
         rate = rate * _RATE_STEP if len(picked) > n_sampled else rate / _RATE_STEP
     else:
         flat = _fix_count(np.asarray(best, dtype=np.int64), n_total, n_sampled, rng)

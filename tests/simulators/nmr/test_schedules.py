@@ -66,3 +66,11 @@ def test_batched_poisson_gap_masks_match_single_schedules_in_distribution():
     single = np.mean([np.isin(np.arange(128), poisson_gap(128, 32, rng=rng)) for _ in range(3000)], axis=0)
     assert np.abs(batch - single).max() < 0.05  # same sampling density along the time axis
     assert batch[:16].mean() > 1.5 * batch[-16:].mean()  # sine weighting: denser early
+
+
+def test_poisson_gap_2d_with_fewer_pairs_than_rows():
+    """Each row of the 2D generator starts with its first point; fewer pairs than rows still gives the count."""
+    from simulators.nmr.schedules import poisson_gap_2d
+
+    pairs = poisson_gap_2d((12, 8), 6, rng=np.random.default_rng(0))
+    assert len(pairs) == 6 and len(np.unique(pairs, axis=0)) == 6 and pairs[0].tolist() == [0, 0]
