@@ -18,6 +18,7 @@ the band of the processed spectrum (:func:`band_cube`).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import numpy as np
@@ -128,14 +129,20 @@ def _net(sampled, sched, shape, *, model, phases_deg=None):
     return full, np.stack(sigmas), used, float(card["calibration"]["z"])
 
 
+@dataclasses.dataclass(frozen=True)
 class Reconstruction3D:
-    """Summary of one 3D reconstruction (``sigma``: calibrated-scale inputs of :func:`band_cube`)."""
+    """Summary of one 3D reconstruction; ``sigma`` (2, C, 2 n1, 2 n2): the network's error SDs of the
+    S+ and S- spectra, which :func:`band_cube` turns into the band of the processed spectrum."""
 
-    def __init__(self, source, method, n_sampled, shape, seconds, *, phases_deg=None, band_z=None, sigma=None,
-                 schedule=None):
-        self.source, self.method, self.n_sampled, self.shape = source, method, int(n_sampled), tuple(shape)
-        self.seconds, self.phases_deg, self.band_z, self.sigma = seconds, phases_deg, band_z, sigma
-        self.schedule = schedule
+    source: str | None
+    method: str
+    n_sampled: int
+    shape: tuple[int, int]
+    seconds: float
+    phases_deg: list | None = None
+    band_z: float | None = None
+    sigma: np.ndarray | None = dataclasses.field(default=None, repr=False)
+    schedule: np.ndarray | None = dataclasses.field(default=None, repr=False)
 
     def summary(self) -> dict:
         n_total = self.shape[0] * self.shape[1]
