@@ -214,10 +214,15 @@ def simulate(kind, n, out, seed, chunk, scheduler, workers, resume, overwrite, s
               help="Network hyperparameter (repeatable): deernet hidden, n_layers; nusnet n_iter, refine_every, "
                    "width, final_threshold (kind=unrolled|cnn); nusnet3d n_iter, refine_every, width, "
                    "final_threshold.")
+@click.option("--init", "init", default=None,
+              help="nusnet3d: start from this trained model (folder or shipped name); its hyperparameters apply.")
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
+              help="nusnet, nusnet3d: override a setting or parameter range of the --simulate simulator "
+                   "(repeatable), as for `mrml simulate`.")
 @click.option("--json", "as_json", is_flag=True, help="Print the model card as JSON.")
 @user_errors
 def train(model, data, simulate_kind, ensemble, steps, batch_size, lr, seed, device, time_limit_s, out_dir,
-          overwrite, no_progress, hparams, as_json):
+          overwrite, no_progress, hparams, init, settings, as_json):
     """Train a registered architecture on a store or on fresh simulations.
 
     \b
@@ -244,8 +249,21 @@ def train(model, data, simulate_kind, ensemble, steps, batch_size, lr, seed, dev
         raise InputError(f"{out_dir} already holds a model; use --overwrite to replace it")
     from mrml.train import train as run_training
 
+    if init and model != "nusnet3d":
+        raise InputError("--init is for nusnet3d")
+    if settings and (model == "deernet" or not simulate_kind):
+        raise InputError("--set is for nusnet and nusnet3d trained with --simulate")
+    overrides = {}
+    for item in settings:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"--set expects KEY=VALUE, got {item!r}")
+        overrides[key.strip()] = parse_value(value)
+
     command = "mrml " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     sizes = {k: v for k, v in (("ensemble", ensemble), ("batch_size", batch_size)) if v is not None}
+    if overrides:
+        sizes["overrides"] = overrides
     allowed = {"deernet": ("hidden", "n_layers"),
                "nusnet": ("n_iter", "refine_every", "width", "final_threshold", "kind", "dilations"),
                "nusnet3d": ("n_iter", "refine_every", "width", "final_threshold")}[model]
@@ -258,7 +276,7 @@ def train(model, data, simulate_kind, ensemble, steps, batch_size, lr, seed, dev
     if model == "deernet":
         sizes.update(net)
     elif model == "nusnet3d":
-        sizes.update(hparams=net)
+        sizes.update(hparams=net, init=init)
     elif net:
         kind_name = net.pop("kind", "unrolled")
         from mrml.train_nus import DEFAULT_HPARAMS
@@ -316,8 +334,9 @@ def models(name, as_json):
     if as_json:
         emit_json({n: load_card(n)["task"] for n in names})
         return
+    width = max((len(n) for n in names), default=0)
     for n in names:
-        click.echo(f"{n:<12} {load_card(n)['task']}")
+        click.echo(f"{n:<{width}}  {load_card(n)['task']}")
 
 
 @main.command()

@@ -97,10 +97,11 @@ def _need(fids, sigmas, truth, significant: float):
     """|error| / sd of the real and imaginary parts of the spectrum, and which points are significant."""
     mean, sd = spectral_band(fids, sigmas)
     true = plane_spectrum(truth)
+    peak = np.abs(true).max(axis=(-2, -1), keepdims=True)
     need = np.concatenate([np.abs(mean.real - true.real) / np.maximum(sd, 1e-12),
                            np.abs(mean.imag - true.imag) / np.maximum(sd, 1e-12)])
-    peak = np.abs(true).max(axis=(-2, -1), keepdims=True)
     sig = np.concatenate([np.abs(true.real) > significant * peak, np.abs(true.imag) > significant * peak])
+    sig &= np.concatenate([peak, peak]) > 0  # noise-only planes have no significant points
     return need, sig, sd, peak
 
 
@@ -115,8 +116,9 @@ def coverage(fids, sigmas, truth, z: float, *, significant: float = 0.01) -> dic
     """Share of the true spectrum inside mean +- z SD (all points, significant points) and the mean half-width."""
     need, sig, sd, peak = _need(fids, sigmas, truth, significant)
     inside = need <= z
+    lines = peak[:, 0, 0] > 0
     return {"coverage_all": float(inside.mean()), "coverage_significant": float(inside[sig].mean()),
-            "mean_half_width": float(np.mean(z * sd / peak))}
+            "mean_half_width": float(np.mean(z * sd[lines] / peak[lines]))}
 
 
 def spectral_nrmsd(fid, target) -> np.ndarray:
@@ -132,15 +134,17 @@ def evaluate(model, arrays, *, ist_iter: int = 200, z: float | None = None) -> d
     inp, tgt = to_inputs(arrays)
     fids, sigmas = predict(model, inp)
     truth = tgt[:, 0] + 1j * tgt[:, 1]
-    err_net = spectral_nrmsd(fids.mean(axis=0), truth)
+    lines = np.abs(truth).max(axis=(1, 2)) > 0  # NRMSD is relative: noise-only planes are left out of it
+    err_net = spectral_nrmsd(fids.mean(axis=0), truth)[lines]
     x = inp[:, 0] + 1j * inp[:, 1]
     n1, n2 = x.shape[1:]
     rec = []
     for i in range(len(x)):
         idx = np.argwhere(inp[i, 2] > 0)
         rec.append(_ist_2d(x[i][idx[:, 0], idx[:, 1]][:, None], idx, n1, n2, ist_iter, 0.01)[..., 0])
-    err_ist = spectral_nrmsd(np.asarray(rec), truth)
-    out = {"n": int(len(x)), "shape": [int(n1), int(n2)], "nrmsd_net": float(err_net.mean()),
+    err_ist = spectral_nrmsd(np.asarray(rec), truth)[lines]
+    out = {"n": int(len(x)), "n_with_lines": int(lines.sum()), "shape": [int(n1), int(n2)],
+           "nrmsd_net": float(err_net.mean()),
            "nrmsd_ist": float(err_ist.mean()), "share_net_better": float(np.mean(err_net < err_ist))}
     if z is not None:
         out.update(coverage(fids, sigmas, truth, z))
@@ -174,12 +178,14 @@ def train_nusnet3d(out_dir, *, steps: int = 20000, lr: float = 2e-3, seed: int =
                    refresh: int = 32, refresh_every: int = 25, n_val: int = 64, device: str | None = None,
                    progress: bool = True, command: str | None = None, time_limit_s: float | None = None,
                    overrides=None, hparams: dict | None = None, shapes=SHAPES, ensemble: int = 1,
-                   data=None, batch_size: int | None = None) -> dict:
+                   data=None, batch_size: int | None = None, init=None) -> dict:
     """Train the 3D NUS network and write ``weights.pt``, ``card.json`` and ``loss.csv`` to ``out_dir``.
 
     ``pool_size`` planes are held per shape; ``refresh`` of them are replaced every
     ``refresh_every`` steps. ``batch_size`` (default: :data:`POINTS_PER_STEP` points'
     worth) applies to the 32 x 24 planes and scales inversely with the plane area.
+    ``init`` (a model folder or shipped name) starts from trained weights, whose
+    hyperparameters then apply; the card records that model's command and sha256.
     """
     from simulators import get_simulator
 
@@ -196,7 +202,20 @@ def train_nusnet3d(out_dir, *, steps: int = 20000, lr: float = 2e-3, seed: int =
     t0 = time.time()
     pools = {s: [*to_inputs(sims[s].simulate(pool_size, rng)), 0] for s in shapes}
     t_pool = time.time() - t0
-    model = UnrolledIst2D(n_members=ensemble, **(hparams or {})).to(dev)
+    start = None
+    if init:
+        from mrml.models import load_model
+
+        net0, card0 = load_model(init, device="cpu")
+        if card0.get("architecture") != "nusnet3d":
+            raise InputError(f"--init {init}: not a nusnet3d model")
+        model = UnrolledIst2D(**card0["hparams"])
+        model.load_state_dict(net0.state_dict())
+        model = model.to(dev)
+        start = {"model": str(init), "sha256": card0["sha256"], "command": card0["training"]["command"],
+                 "simulator_version": card0["training"].get("simulator_version")}
+    else:
+        model = UnrolledIst2D(n_members=ensemble, **(hparams or {})).to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=lr * 0.1)
     bar = None
     if progress:
@@ -236,6 +255,7 @@ def train_nusnet3d(out_dir, *, steps: int = 20000, lr: float = 2e-3, seed: int =
         "name": "nusnet3d", "architecture": "nusnet3d", "hparams": dict(model.hparams),
         "task": "3D NUS: sampled plane of two indirect dimensions + mask -> full plane, learned calibrated band",
         "training": {"command": command, "data": "on-the-fly simulation", "simulator": "nus3d",
+                     "simulator_version": next(iter(sims.values())).version, "init": start,
                      "simulator_config": next(iter(sims.values())).config, "shapes": [list(s) for s in shapes],
                      "seed": seed, "calibration_seed": seed + 1, "validation_seed": seed + 2, "steps": step,
                      "points_per_step": points, "lr": lr, "pool_size": pool_size, "device": str(dev),
