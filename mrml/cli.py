@@ -73,6 +73,20 @@ def main():
     """
 
 
+def _settings(items) -> dict:
+    """``--set KEY=VALUE`` options as simulator overrides."""
+    from mrml.errors import InputError
+    from simulators.params import parse_value
+
+    overrides = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"--set expects KEY=VALUE, got {item!r}")
+        overrides[key.strip()] = parse_value(value)
+    return overrides
+
+
 @main.command()
 @click.argument("path", type=click.Path(dir_okay=True))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
@@ -169,15 +183,7 @@ def simulate(kind, n, out, seed, chunk, scheduler, workers, resume, overwrite, s
       mrml simulate hsqc --n 10000 --out hsqc.zarr --set sizes=128,512 --set n_residues=80,200
       mrml simulate hnca --n 1000 --out hnca.zarr --set sizes=32,24,256
     """
-    from mrml.errors import MrmlError
-    from simulators.params import parse_value
-
-    overrides = {}
-    for item in settings:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise MrmlError(f"--set expects KEY=VALUE, got {item!r}")
-        overrides[key.strip()] = parse_value(value)
+    overrides = _settings(settings)
 
     from mrml.store import write_store
 
@@ -253,12 +259,7 @@ def train(model, data, simulate_kind, ensemble, steps, batch_size, lr, seed, dev
         raise InputError("--init is for nusnet3d")
     if settings and (model == "deernet" or not simulate_kind):
         raise InputError("--set is for nusnet and nusnet3d trained with --simulate")
-    overrides = {}
-    for item in settings:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise InputError(f"--set expects KEY=VALUE, got {item!r}")
-        overrides[key.strip()] = parse_value(value)
+    overrides = _settings(settings)
 
     command = "mrml " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     sizes = {k: v for k, v in (("ensemble", ensemble), ("batch_size", batch_size)) if v is not None}

@@ -17,7 +17,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from simulators.nmr.schedules import exponential_random, poisson_gap_masks
+from simulators.nmr.schedules import exponential_random, nus_config, poisson_gap_masks
 from simulators.params import Param, merge_config
 
 NAME = "nus"
@@ -60,14 +60,7 @@ class NusSimulator:
     params = PARAMS
 
     def __init__(self, config: Mapping[str, Any] | None = None):
-        merged = merge_config(DEFAULTS, PARAMS, {}) if config is None else {**DEFAULTS, **dict(config)}
-        merged["ranges"] = {k: list(v) for k, v in dict(merged.get("ranges") or {}).items()}
-        unknown = set(merged["ranges"]) - {p.name for p in PARAMS}
-        if unknown:
-            raise KeyError(f"unknown parameter range(s): {sorted(unknown)}")
-        bad = set(merged["schedules"]) - {"poisson-gap", "exponential"}
-        if bad or not merged["schedules"]:
-            raise ValueError(f"schedules must be a non-empty subset of poisson-gap, exponential; got {bad}")
+        merged = nus_config(DEFAULTS, PARAMS, config)
         if int(merged["n_points"]) < 8:
             raise ValueError("n_points must be at least 8")
         self.config = merged

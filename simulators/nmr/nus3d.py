@@ -26,7 +26,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from simulators.nmr.schedules import exponential_random, poisson_gap_2d
+from simulators.nmr.schedules import exponential_random, nus_config, poisson_gap_2d
 from simulators.params import Param, merge_config
 
 NAME = "nus3d"
@@ -71,14 +71,7 @@ class Nus3dSimulator:
     params = PARAMS
 
     def __init__(self, config: Mapping[str, Any] | None = None):
-        merged = merge_config(DEFAULTS, PARAMS, {}) if config is None else {**DEFAULTS, **dict(config)}
-        merged["ranges"] = {k: list(v) for k, v in dict(merged.get("ranges") or {}).items()}
-        unknown = set(merged["ranges"]) - {p.name for p in PARAMS}
-        if unknown:
-            raise KeyError(f"unknown parameter range(s): {sorted(unknown)}")
-        bad = set(merged["schedules"]) - {"poisson-gap", "exponential"}
-        if bad or not merged["schedules"]:
-            raise ValueError(f"schedules must be a non-empty subset of poisson-gap, exponential; got {bad}")
+        merged = nus_config(DEFAULTS, PARAMS, config)
         if min(int(merged["n1"]), int(merged["n2"])) < 4:
             raise ValueError("n1 and n2 must be at least 4")
         self.config = merged

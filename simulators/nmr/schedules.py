@@ -228,3 +228,18 @@ def exponential_random(shape, n_sampled: int, *, rng: np.random.Generator, decay
     if len(dims) == 1:
         return flat
     return np.stack(np.unravel_index(flat, dims), axis=1).astype(np.int64)
+
+
+def nus_config(defaults, params, config) -> dict:
+    """A NUS simulator's config: defaults merged with a stored ``config``, ranges and schedule kinds checked."""
+    from simulators.params import merge_config
+
+    merged = merge_config(defaults, params, {}) if config is None else {**defaults, **dict(config)}
+    merged["ranges"] = {k: list(v) for k, v in dict(merged.get("ranges") or {}).items()}
+    unknown = set(merged["ranges"]) - {p.name for p in params}
+    if unknown:
+        raise KeyError(f"unknown parameter range(s): {sorted(unknown)}")
+    bad = set(merged["schedules"]) - {"poisson-gap", "exponential"}
+    if bad or not merged["schedules"]:
+        raise ValueError(f"schedules must be a non-empty subset of poisson-gap, exponential; got {bad}")
+    return merged
