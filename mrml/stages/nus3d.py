@@ -82,10 +82,9 @@ def estimate_phase_deg(planes) -> float:
     n1, n2 = planes.shape[:2]
     spec = np.fft.fft2(planes, s=(2 * n1, 2 * n2), axes=(0, 1))
     mag = np.abs(spec)
-    s = spec[mag >= np.quantile(mag, 0.99)]
-    phases = np.arange(0.0, 360.0, 1.0)
-    score = np.real(np.exp(1j * np.deg2rad(phases))[:, None] * s[None, :]).sum(axis=1)
-    return float(phases[int(np.argmax(score))])
+    total = spec[mag >= np.quantile(mag, 0.99)].sum()
+    # sum_k Re(exp(i p) s_k) = |S| cos(p + arg S) is largest at p = -arg S: the nearest whole degree
+    return float(np.round(-np.degrees(np.angle(total))) % 360.0)
 
 
 def _ist_threads(sampled, sched, shape, *, n_iter: int, workers: int) -> np.ndarray:
@@ -121,8 +120,8 @@ def _net(sampled, sched, shape, *, model, phases_deg=None):
         inp = np.stack([plane.real, plane.imag, np.broadcast_to(mask, plane.shape)], axis=1).astype(np.float32)
         fids, sig = predict(net, inp)  # (K, C, n1, n2), (K, C, 2n1, 2n2)
         fulls.append(np.moveaxis(fids.mean(axis=0) / rot, 0, -1))  # (n1, n2, C)
-        sigmas.append(np.sqrt(np.mean(sig ** 2, axis=0) + (fids.shape[0] > 1) * np.var(
-            np.fft.fft2(fids, s=(2 * n1, 2 * n2)), axis=0)))
+        spread = np.var(np.fft.fft2(fids, s=(2 * n1, 2 * n2)), axis=0) if fids.shape[0] > 1 else 0.0
+        sigmas.append(np.sqrt(np.mean(sig ** 2, axis=0) + spread))
         used.append(phase)
     full = from_planes(fulls[0], fulls[1])
     full[sched[:, 0], sched[:, 1]] = sampled
