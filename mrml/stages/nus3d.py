@@ -73,6 +73,15 @@ def from_planes(plus, minus) -> np.ndarray:
     return np.stack([a.real, a.imag, b.real, b.imag], axis=-2)
 
 
+def interleave(full) -> np.ndarray:
+    """(n1, n2, 4, C) components RR, RI, IR, II as NMRPipe's interleaved (2 n1, 2 n2, C) rows."""
+    n1, n2, _, c = full.shape
+    cube = np.empty((2 * n1, 2 * n2, c), dtype=np.result_type(full, np.float64))
+    cube[0::2, 0::2], cube[0::2, 1::2] = full[:, :, 0], full[:, :, 1]
+    cube[1::2, 0::2], cube[1::2, 1::2] = full[:, :, 2], full[:, :, 3]
+    return cube
+
+
 def estimate_phase_deg(planes) -> float:
     """Zero-order phase that makes the zero-filled spectra of complex planes (n1, n2, C) most positive.
 
@@ -189,9 +198,7 @@ def reconstruct_3d(spectrum: Spectrum, schedule, *, method: str = "net", n_iter:
     else:
         full, sigma, phases, z = _net(sampled, sched, (n1, n2), model=model)
     data = np.asarray(spectrum.data)
-    cols = np.empty((2 * n1, 2 * n2, full.shape[-1]), dtype=np.float64)
-    cols[0::2, 0::2], cols[0::2, 1::2] = full[:, :, 0], full[:, :, 1]
-    cols[1::2, 0::2], cols[1::2, 1::2] = full[:, :, 2], full[:, :, 3]
+    cols = interleave(full)
     nx = data.shape[2]
     out = cols[..., :nx] + 1j * cols[..., nx:] if np.iscomplexobj(data) else cols
     result = spectrum.replace(data=out.astype(data.dtype),
@@ -269,10 +276,7 @@ def _bin_order(n1: int, n2: int) -> tuple[np.ndarray, np.ndarray]:
             else:  # RR + i RI along t2
                 comp[:, :, 0, 0] = other[:, None] * sig.real[None, :]
                 comp[:, :, 1, 0] = other[:, None] * sig.imag[None, :]
-            cube = np.empty((2 * n1, 2 * n2, 1))
-            cube[0::2, 0::2], cube[0::2, 1::2] = comp[:, :, 0], comp[:, :, 1]
-            cube[1::2, 0::2], cube[1::2, 1::2] = comp[:, :, 2], comp[:, :, 3]
-            spec = process_indirect(cube)[..., 0]
+            spec = process_indirect(interleave(comp))[..., 0]
             where.append(int(np.unravel_index(np.argmax(spec), spec.shape)[dim]))
         step = where[1] - where[0]  # +1 or -1
         order.append((where[0] + step * (np.arange(2 * n) - 1)) % (2 * n))
