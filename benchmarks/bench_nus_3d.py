@@ -121,7 +121,7 @@ def main(argv=None):
                      score(zf, truth, ref_peaks, threshold, truth), 0.0, None))
         for method in ("ist", "net"):
             t = time.perf_counter()
-            result, info = reconstruct_3d(spectrum, sched, method=method, model=args.model)
+            result, info = reconstruct_3d(spectrum, sched[:, ::-1], method=method, model=args.model)  # (y, z)
             seconds = time.perf_counter() - t
             rec = process_indirect(result.data, window=True)
             cov = None

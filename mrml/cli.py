@@ -418,8 +418,11 @@ def reconstruct(inputs, schedule_path, output, out_dir, method, phase_deg, model
 
     A 3D NMRPipe file (HNCA, HN(CO)CA; direct dimension processed, both indirect dimensions expanded
     to full size with zeros at unsampled pairs, as NMRPipe's nusExpand.tcl writes them) takes a
-    two-column schedule of sampled (outer, inner) pairs and is reconstructed in both indirect
-    dimensions at once (methods net and ist).
+    two-column schedule of sampled pairs in Bruker nuslist order (first indirect dimension, NMRPipe Y,
+    then the second, Z) and is reconstructed in both indirect
+    dimensions at once (methods net and ist). A raw Bruker 3D NUS folder (ser, acqus, acqu2s,
+    acqu3s, two-column nuslist; States, States-TPPI or echo/antiecho) is processed in its direct
+    dimension and expanded to that layout first.
 
     \b
     Examples:
@@ -429,6 +432,7 @@ def reconstruct(inputs, schedule_path, output, out_dir, method, phase_deg, model
       mrml reconstruct nus.ft1 --schedule nuslist --method net --uncertainty -o full.ft1
       mrml reconstruct bruker/12/ -o hsqc_full.ft1
       mrml reconstruct hnca_nus.ft1 --schedule nuslist3d -o hnca_full.ft1 --uncertainty
+      mrml reconstruct bruker/hnca/ -o hnca_full.ft1
     """
     from pathlib import Path
 
@@ -463,7 +467,8 @@ def reconstruct(inputs, schedule_path, output, out_dir, method, phase_deg, model
             spectrum = read(src)
             if spectrum.ndim == 3:
                 summaries.append(_reconstruct_3d(spectrum, schedule, dst, band_dst, fig_dst, method=method,
-                                                 n_iter=n_iter, model=model, n_points=n_points, phase_deg=phase_deg))
+                                                 n_iter=n_iter, model=model, n_points=n_points, phase_deg=phase_deg,
+                                                 direct_phase_deg=direct_phase_deg))
                 continue
             result, info = run(spectrum, schedule, n_points=n_points, method=method, n_iter=n_iter,
                                phase_deg=phase_deg, direct_phase_deg=direct_phase_deg, model=model or "nusnet")
@@ -489,12 +494,28 @@ def reconstruct(inputs, schedule_path, output, out_dir, method, phase_deg, model
         sys.exit(EXIT_USER_ERROR)
 
 
-def _reconstruct_3d(spectrum, schedule, dst, band_dst, fig_dst, *, method, n_iter, model, n_points, phase_deg):
-    """One 3D reconstruction (:func:`mrml.stages.nus3d.reconstruct_3d`) with its band and figure; its summary."""
+def _reconstruct_3d(spectrum, schedule, dst, band_dst, fig_dst, *, method, n_iter, model, n_points, phase_deg,
+                    direct_phase_deg=None):
+    """One 3D reconstruction (:func:`mrml.stages.nus3d.reconstruct_3d`) with its band and figure; its summary.
+
+    A raw Bruker 3D NUS folder is first processed and expanded (:func:`mrml.stages.nmr_direct.bruker_cube`).
+    """
+    import numpy as np
+
     from mrml.errors import InputError
     from mrml.io import write
     from mrml.stages.nus3d import band_cube, reconstruct_3d
 
+    if spectrum.format == "bruker":
+        from mrml.stages.nmr_direct import bruker_cube
+
+        if "nuslist" not in spectrum.header:
+            raise InputError(f"{spectrum.source}: a fully sampled 3D Bruker data set (no nuslist); nothing to "
+                             "reconstruct")
+        spectrum, prep = bruker_cube(spectrum, p0_deg=direct_phase_deg)
+        if schedule is not None and not np.array_equal(np.asarray(schedule), prep["nuslist"]):
+            raise InputError("--schedule differs from the folder's nuslist, which says where the sampled data sit")
+        schedule = prep["nuslist"]
     if schedule is None:
         raise InputError("a 3D data set needs --schedule (a two-column list of sampled pairs)")
     if method == "ist-ve":
@@ -538,7 +559,8 @@ def _nus_plot(result, info, path):
 
 @main.command()
 @click.option("--points", "shape", required=True, type=int, multiple=True,
-              help="Complex points of the full indirect dimension; give it twice for two indirect dimensions.")
+              help="Complex points of the full indirect dimension; give it twice for two indirect dimensions, "
+                   "in nuslist column order (first indirect dimension, NMRPipe Y, then Z).")
 @click.option("--sampled", "n_sampled", type=int, default=None, help="Points (or pairs) to sample.")
 @click.option("--fraction", type=float, default=None, help="Fraction to sample (instead of --sampled).")
 @click.option("--kind", type=click.Choice(["poisson-gap", "exponential"]), default="poisson-gap", show_default=True)

@@ -4,9 +4,13 @@ Input convention (NMRPipe's ``nusExpand.tcl`` output): a 3D NMRPipe file
 ``(2 n1, 2 n2, n_x)`` whose direct dimension (last) is processed, and whose two
 indirect dimensions are the full States time domains, real and imaginary
 rows interleaved, with zeros at the pairs that were not sampled. The
-schedule lists the sampled pairs ``(i, j)``, 0-based: column 1 indexes the
-outer indirect dimension (NMRPipe Z, axis 0 of the array), column 2 the inner
-(Y, axis 1). The output has the same layout and header with every pair filled.
+schedule lists the sampled pairs, 0-based, in the column order of a Bruker
+``nuslist``: column 1 indexes the first indirect dimension (the inner loop of
+the acquisition: Bruker ``acqu2s``, NMRPipe Y, axis 1 of the array), column 2
+the second (``acqu3s``, NMRPipe Z, axis 0). This is the order in which NMRFx reads
+a nuslist and NESTA-NMR documents it (per pair, the first dimension's
+quadrature component varies fastest). Internally pairs are kept in array axis
+order ``(z, y)``. The output has the same layout and header with every pair filled.
 
 Every direct-dimension point carries, for each sampled pair, the four States
 components RR, RI, IR, II. They map exactly onto two complex planes with one
@@ -44,8 +48,15 @@ def _check(spectrum: Spectrum, schedule) -> tuple[np.ndarray, int, int]:
     sched = np.asarray(schedule)
     if sched.ndim != 2 or sched.shape[1] != 2:
         raise InputError("a 3D data set needs a two-column schedule (one sampled (t1, t2) pair per line)")
-    n1, n2 = rows1 // 2, rows2 // 2
-    return validate_schedule(sched, shape=(n1, n2), source="schedule"), n1, n2
+    n1, n2 = rows1 // 2, rows2 // 2  # Z (axis 0), Y (axis 1)
+    checked = validate_schedule(sched, shape=(n2, n1), source="schedule")  # nuslist columns: Y, Z
+    return checked[:, ::-1], n1, n2
+
+
+def _pairs(data, zy) -> np.ndarray:
+    cols = _columns(np.asarray(data))
+    i, j = 2 * zy[:, 0], 2 * zy[:, 1]
+    return np.stack([cols[i, j], cols[i, j + 1], cols[i + 1, j], cols[i + 1, j + 1]], axis=1).astype(np.float64)
 
 
 def _columns(data: np.ndarray) -> np.ndarray:
@@ -54,11 +65,12 @@ def _columns(data: np.ndarray) -> np.ndarray:
 
 
 def sampled_pairs(spectrum: Spectrum, schedule) -> np.ndarray:
-    """RR, RI, IR, II of every sampled pair and direct-dimension column, float64 (n_sampled, 4, C)."""
-    sched, _, _ = _check(spectrum, schedule)
-    cols = _columns(np.asarray(spectrum.data))
-    i, j = 2 * sched[:, 0], 2 * sched[:, 1]
-    return np.stack([cols[i, j], cols[i, j + 1], cols[i + 1, j], cols[i + 1, j + 1]], axis=1).astype(np.float64)
+    """RR, RI, IR, II (Z component first) of every sampled pair and direct-dimension column, float64 (n_sampled, 4, C).
+
+    ``schedule``: (n_sampled, 2) pairs in nuslist column order (Y, Z).
+    """
+    zy, _, _ = _check(spectrum, schedule)
+    return _pairs(spectrum.data, zy)
 
 
 def to_planes(full) -> tuple[np.ndarray, np.ndarray]:
@@ -85,15 +97,13 @@ def interleave(full) -> np.ndarray:
 def estimate_phase_deg(planes) -> float:
     """Zero-order phase that makes the zero-filled spectra of complex planes (n1, n2, C) most positive.
 
-    As :func:`mrml.stages.nus_net.estimate_phase_deg`: the sum of the rotated
-    spectrum over its top 1 % of magnitudes, where peaks dominate artefacts.
+    As :func:`mrml.stages.nus_net.estimate_phase_deg`: the rotated spectrum's
+    sum over its top 1 % of magnitudes, where peaks dominate artefacts, is made largest.
     """
+    from mrml.stages.nus_net import strongest_phase_deg
+
     n1, n2 = planes.shape[:2]
-    spec = np.fft.fft2(planes, s=(2 * n1, 2 * n2), axes=(0, 1))
-    mag = np.abs(spec)
-    total = spec[mag >= np.quantile(mag, 0.99)].sum()
-    # sum_k Re(exp(i p) s_k) = |S| cos(p + arg S) is largest at p = -arg S: the nearest whole degree
-    return float(np.round(-np.degrees(np.angle(total))) % 360.0)
+    return strongest_phase_deg(np.fft.fft2(planes, s=(2 * n1, 2 * n2), axes=(0, 1)))
 
 
 def _ist_threads(sampled, sched, shape, *, n_iter: int, workers: int) -> np.ndarray:
@@ -150,6 +160,7 @@ class Reconstruction3D:
     phases_deg: list | None = None
     band_z: float | None = None
     sigma: np.ndarray | None = dataclasses.field(default=None, repr=False)
+    #: sampled pairs in array axis order (z, y), i.e. the nuslist's columns swapped
     schedule: np.ndarray | None = dataclasses.field(default=None, repr=False)
 
     def summary(self) -> dict:
@@ -173,7 +184,8 @@ def reconstruct_3d(spectrum: Spectrum, schedule, *, method: str = "net", n_iter:
     spectrum : Spectrum
         3D NMRPipe data, indirect dimensions expanded to full size.
     schedule : array_like of int, shape (n_sampled, 2)
-        0-based sampled pairs (outer, inner indirect dimension).
+        0-based sampled pairs in Bruker ``nuslist`` column order: first indirect dimension
+        (NMRPipe Y, array axis 1), then second (Z, axis 0).
     method : {"net", "ist"}
         The ``nusnet3d`` network (default) or 2D IST with ``n_iter`` iterations.
     model : str or path
@@ -189,7 +201,7 @@ def reconstruct_3d(spectrum: Spectrum, schedule, *, method: str = "net", n_iter:
         raise InputError(f"unknown 3D reconstruction method {method!r}; available: {', '.join(METHODS)}")
     sched, n1, n2 = _check(spectrum, schedule)
     start = time.perf_counter()
-    sampled = sampled_pairs(spectrum, sched)
+    sampled = _pairs(spectrum.data, sched)
     phases = z = sigma = None
     if method == "ist":
         from mrml.device import cpu_threads

@@ -30,18 +30,22 @@ def estimate_phase_deg(sampled, schedule, n_full: int, *, step_deg: float = 1.0)
     zf = np.zeros((n_full, y.shape[1]), dtype=np.complex128)
     zf[idx] = y
     zf[0] *= 0.5
-    spec = np.fft.fft(zf, n=2 * n_full, axis=0)
-    weight = np.abs(spec)
-    # the strongest points decide: sum of the rotated spectrum over the top 1 % of magnitudes
-    top = weight >= np.quantile(weight, 0.99)
-    s = spec[top]
-    phases = np.arange(0.0, 360.0, step_deg)
-    score = np.real(np.exp(1j * np.deg2rad(phases))[:, None] * s[None, :]).sum(axis=1)
-    return float(phases[int(np.argmax(score))])
+    return strongest_phase_deg(np.fft.fft(zf, n=2 * n_full, axis=0), step_deg=step_deg)
+
+
+def strongest_phase_deg(spec, *, step_deg: float = 1.0) -> float:
+    """Zero-order phase that makes the sum of a complex spectrum over its top 1 % of magnitudes most positive.
+
+    ``sum_k Re(exp(i p) s_k) = |S| cos(p + arg S)`` with ``S = sum_k s_k`` is largest at
+    ``p = -arg S``; the result is rounded to ``step_deg`` and lies in [0, 360).
+    """
+    mag = np.abs(spec)
+    total = spec[mag >= np.quantile(mag, 0.99)].sum()
+    return float(np.round(-np.degrees(np.angle(total)) / step_deg) * step_deg % 360.0)
 
 
 def members(sampled, schedule, n_full: int, *, phase_deg: float, model="nusnet", device=None,
-            batch_size: int = 2048) -> np.ndarray:
+            batch_size: int | None = None) -> np.ndarray:
     """Reconstructions of every ensemble member, complex (K, n_full, n_cols), measured points kept.
 
     Parameters

@@ -9,7 +9,10 @@ import pytest
 
 
 def _hnca(tmp_path, *, shape=(16, 12, 64), fraction=0.25, noise_sd=0.0, seed=0, n_residues=30):
-    """Simulated HNCA written as NMRPipe: the full 3D and the NUS version (unsampled pairs zero), and the schedule."""
+    """Simulated HNCA written as NMRPipe: the full 3D and the NUS version (unsampled pairs zero), and the schedule.
+
+    The returned schedule is in array axis order (z, y); the file has the nuslist's column order (y, z).
+    """
     import nmrglue as ng
 
     from simulators.nmr import peaks as P
@@ -29,7 +32,7 @@ def _hnca(tmp_path, *, shape=(16, 12, 64), fraction=0.25, noise_sd=0.0, seed=0, 
     paths = {k: tmp_path / f"hnca_{k}.ft1" for k in ("full", "nus")}
     for k, d in (("full", full), ("nus", nus)):
         ng.pipe.write(str(paths[k]), dic, np.asarray(d, dtype=np.float32), overwrite=True)
-    np.savetxt(tmp_path / "nuslist3d", sched, fmt="%d")
+    np.savetxt(tmp_path / "nuslist3d", sched[:, ::-1], fmt="%d")  # nuslist columns: Y (axis 1), Z (axis 0)
     clean = None
     if noise_sd:
         _, clean = direct_processed(peaks, dims, np.random.default_rng(0))
@@ -102,7 +105,7 @@ def test_bad_3d_inputs_give_one_line_errors(tmp_path):
     one_col = tmp_path / "one"
     np.savetxt(one_col, sched[:, 0][np.unique(sched[:, 0], return_index=True)[1]], fmt="%d")
     far = tmp_path / "far"
-    np.savetxt(far, np.vstack([sched, [[8, 0]]]), fmt="%d")
+    np.savetxt(far, np.vstack([sched[:, ::-1], [[0, 8]]]), fmt="%d")  # Z has 8 points
     runner = CliRunner()
     cases = [
         (["--schedule", str(one_col)], "two-column schedule"),
