@@ -54,10 +54,10 @@ def to_inputs(arrays) -> tuple[np.ndarray, np.ndarray]:
     return inp, np.asarray(arrays["y"], dtype=np.float32).transpose(0, 2, 1)
 
 
-#: Time points per inference batch on a CPU. Batches of a few hundred columns keep the activations
-#: (members x width x points) in cache: on a 256 x 704 HSQC plane, 256 columns per batch took 1.0 s
-#: and 2048 took 2.1 s; 128 and 512 were slower too (2 cores).
-CPU_POINTS_PER_BATCH = 65536
+#: Time points per inference batch on a CPU. Batches of about a hundred columns keep the activations
+#: (members x width x points) in cache. On the 256 x 704 real HSQC plane (2 cores, medians of 5 interleaved
+#: runs) batches of 128 columns took 1.18 s, 64 took 1.60 s, 256 took 2.06 s and 2048 about 2.2 s; IST took 2.02 s.
+CPU_POINTS_PER_BATCH = 32768
 
 
 def predict(model, inp, *, batch_size: int | None = None, device=None) -> np.ndarray:

@@ -144,7 +144,27 @@ def _net(sampled, sched, shape, *, model, phases_deg=None):
         used.append(phase)
     full = from_planes(fulls[0], fulls[1])
     full[sched[:, 0], sched[:, 1]] = sampled
-    return full, np.stack(sigmas), used, float(card["calibration"]["z"])
+    return full, np.stack(sigmas), used, band_z(card["calibration"], shape)
+
+
+def band_z(calibration: dict, shape) -> float:
+    """The band scale for planes of ``shape`` from a model card's calibration.
+
+    The scale fitted on planes of that shape when there is one. Otherwise the
+    larger of the two calibrated sizes around it, or the largest of all outside
+    the calibrated range (``calibration["z"]``).
+    """
+    by_shape = {tuple(int(v) for v in k.split("x")): float(z)
+                for k, z in calibration.get("z_by_shape", {}).items()}
+    shape = tuple(int(v) for v in shape)
+    if shape in by_shape:
+        return by_shape[shape]
+    size = shape[0] * shape[1]
+    sizes = sorted((a * b, z) for (a, b), z in by_shape.items())
+    for (lo, z_lo), (hi, z_hi) in zip(sizes, sizes[1:]):
+        if lo <= size <= hi:
+            return max(z_lo, z_hi)
+    return float(calibration["z"])
 
 
 @dataclasses.dataclass(frozen=True)

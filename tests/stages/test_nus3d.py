@@ -196,3 +196,12 @@ def test_phase_estimate_recovers_a_known_rotation():
     for p0 in (0.0, 37.0, 250.0):
         d = abs(estimate_phase_deg(planes * np.exp(-1j * np.deg2rad(p0))) - p0) % 360
         assert min(d, 360 - d) <= 5.0  # 3 degrees measured: the truncated lines are not purely absorptive
+
+
+def test_band_scale_is_the_one_calibrated_for_the_plane_size():
+    from mrml.stages.nus3d import band_z
+
+    calib = {"z": 3.0, "z_by_shape": {"24x16": 3.0, "32x24": 2.0, "64x48": 2.5}}
+    assert band_z(calib, (64, 48)) == 2.5  # calibrated on this shape
+    assert band_z(calib, (40, 30)) == 2.5  # between 768 and 3072 points: the larger neighbour
+    assert band_z(calib, (128, 64)) == 3.0 and band_z(calib, (8, 8)) == 3.0  # outside: the largest
