@@ -151,6 +151,15 @@ def start_training(out_dir, device: str | None, seed: int):
     return out, dev
 
 
+def run_record(*, seed: int, steps: int, lr: float, pool_size: int, device, seconds_pool: float,
+               seconds_train: float, losses) -> dict:
+    """The fields every NUS training card records about its run (seeds, steps, device, timing, loss)."""
+    return {"seed": seed, "calibration_seed": seed + 1, "validation_seed": seed + 2, "steps": steps, "lr": lr,
+            "pool_size": pool_size, "device": str(device), "torch": torch.__version__,
+            "seconds_pool": round(seconds_pool, 1), "seconds_train": round(seconds_train, 1),
+            "final_loss": float(np.mean(losses[-100:]))}
+
+
 def write_model(out: Path, model, card: dict, losses, *, half: bool = False) -> dict:
     """Write ``weights.pt`` (atomically; float16 if ``half``), ``loss.csv`` and ``card.json`` with the sha256.
 

@@ -20,7 +20,7 @@ import torch
 from mrml.device import autocast as _autocast
 from mrml.errors import InputError
 from mrml.nets.nusnet import NusNetEnsemble, UnrolledIst, scale_columns
-from mrml.train import _learning_rate, _progress, optimiser_step, start_training, write_model
+from mrml.train import _learning_rate, _progress, optimiser_step, run_record, start_training, write_model
 
 DEFAULT_HPARAMS = {"width": 32, "dilations": [1, 2, 4, 8, 16, 32, 1, 2, 4, 8, 16, 32]}
 #: Network kinds: ``unrolled`` (IST unrolled with learned thresholds and spectral refiners; the default: it
@@ -261,11 +261,9 @@ def train_nusnet(out_dir, *, data=None, ensemble: int = 4, steps: int = 20000, b
         "task": "NUS: sampled indirect FID + mask -> full FID (ensemble, calibrated spectral band)",
         "training": {"command": command, "data": str(data) if data else "on-the-fly simulation",
                      "simulator": "nus", "simulator_config": next(iter(sims.values())).config,
-                     "record_lengths": list(sims), "seed": seed, "calibration_seed": seed + 1,
-                     "validation_seed": seed + 2, "steps": step, "batch_size": batch_size, "lr": lr,
-                     "pool_size": pool_size, "device": str(dev), "torch": torch.__version__,
-                     "seconds_pool": round(t_pool, 1), "seconds_train": round(train_s, 1),
-                     "final_loss": float(np.mean(losses[-100:]))},
+                     "record_lengths": list(sims), "batch_size": batch_size,
+                     **run_record(seed=seed, steps=step, lr=lr, pool_size=pool_size, device=dev,
+                                  seconds_pool=t_pool, seconds_train=train_s, losses=losses)},
         "calibration": calib,
         "metrics_validation": val,
     }

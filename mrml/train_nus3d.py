@@ -21,7 +21,7 @@ import torch
 
 from mrml.device import autocast as _autocast
 from mrml.nets.nusnet import UnrolledIst2D
-from mrml.train import _progress, optimiser_step, start_training, write_model
+from mrml.train import _progress, optimiser_step, run_record, start_training, write_model
 
 #: Plane shapes (complex points n1 x n2) trained on; a 600 MHz HNCA is typically 64 x 48.
 SHAPES = ((24, 16), (32, 24), (48, 32), (64, 48))
@@ -257,10 +257,9 @@ def train_nusnet3d(out_dir, *, steps: int = 20000, lr: float = 2e-3, seed: int =
         "training": {"command": command, "data": "on-the-fly simulation", "simulator": "nus3d",
                      "simulator_version": next(iter(sims.values())).version, "init": start,
                      "simulator_config": next(iter(sims.values())).config, "shapes": [list(s) for s in shapes],
-                     "seed": seed, "calibration_seed": seed + 1, "validation_seed": seed + 2, "steps": step,
-                     "points_per_step": points, "lr": lr, "pool_size": pool_size, "device": str(dev),
-                     "torch": torch.__version__, "seconds_pool": round(t_pool, 1),
-                     "seconds_train": round(train_s, 1), "final_loss": float(np.mean(losses[-100:]))},
+                     "points_per_step": points,
+                     **run_record(seed=seed, steps=step, lr=lr, pool_size=pool_size, device=dev,
+                                  seconds_pool=t_pool, seconds_train=train_s, losses=losses)},
         "calibration": calib,
         "metrics_validation": val,
     }

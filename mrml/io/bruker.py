@@ -69,7 +69,8 @@ def read(path: str | os.PathLike) -> Spectrum:
             if shape:  # nmrglue's shape guess assumes fully sampled data: read the binary directly
                 dic = ng.bruker.read_acqus_file(str(d))
                 acqus = dic["acqus"]
-                _, data = ng.bruker.read_binary(str(d / "ser"), shape=(int(np.prod(shape[:-1])), shape[-1]), cplex=True,
+                rows = (int(np.prod(shape[:-1])), shape[-1])  # the FIDs one after the other
+                _, data = ng.bruker.read_binary(str(d / "ser"), shape=rows, cplex=True,
                                                 big=int(acqus.get("BYTORDA", 0)) == 1,
                                                 isfloat=int(acqus.get("DTYPA", 0)) == 2)
                 data = np.asarray(data).reshape(shape)
