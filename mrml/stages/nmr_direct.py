@@ -27,10 +27,6 @@ import numpy as np
 from mrml.errors import DataError
 from mrml.spectrum import Axis, Spectrum
 
-#: Indirect acquisition modes (nmrglue's names for Bruker's FnMODE) that can be made States.
-ENCODINGS = ("states", "complex", "states-tppi", "echo-antiecho")
-
-
 def states_pair(a, b, encoding: str, increments=0):
     """The States (cosine, sine) components of one quadrature pair ``(a, b)`` acquired in ``encoding``.
 
@@ -162,6 +158,7 @@ def bruker_cube(spectrum: Spectrum, *, p0_deg: float | None = None) -> tuple[Spe
     import nmrglue as ng
 
     from mrml.io.schedule import validate_schedule
+    from mrml.stages.nus3d import interleave
 
     hdr = dict(spectrum.header)
     nuslist = np.asarray(hdr.get("nuslist", []))
@@ -179,12 +176,10 @@ def bruker_cube(spectrum: Spectrum, *, p0_deg: float | None = None) -> tuple[Spe
     ax_z, ax_y, direct = spectrum.axes
     d, dic2, p0_deg, p1, size = _direct(raw.reshape(-1, raw.shape[-1]), ax_y, direct, grpdly=_grpdly(hdr),
                                         p0_deg=p0_deg, probe_rows=4)
-    d = d.reshape(len(nuslist), 2, 2, -1)
     nx = d.shape[-1]
-    cube = np.zeros((2 * n_z, 2 * n_y, nx), dtype=np.float32)
-    for zc in (0, 1):
-        for yc in (0, 1):
-            cube[2 * z + zc, 2 * y + yc] = d[:, zc, yc]
+    full = np.zeros((n_z, n_y, 4, nx), dtype=np.float32)
+    full[z, y] = d.reshape(len(nuslist), 4, nx)  # RR, RI, IR, II with the Z component first
+    cube = interleave(full).astype(np.float32)
     udic = ng.fileio.fileiobase.create_blank_udic(3)
     for k, (ax, n) in enumerate(((ax_z, 2 * n_z), (ax_y, 2 * n_y))):
         udic[k].update(size=n, complex=True, encoding="states", sw=ax.sw_hz, obs=ax.obs_mhz, car=ax.car_hz,
@@ -196,7 +191,7 @@ def bruker_cube(spectrum: Spectrum, *, p0_deg: float | None = None) -> tuple[Spe
     dic["FDPIPEFLAG"] = 1.0
     # a real direct dimension with complex Y: NMRPipe counts Y in complex points (as after FT and DI)
     dic["FDSPECNUM"] = dic["FDSLICECOUNT"] = float(n_y)
-    uc = ng.pipe.make_uc(dic2, d.reshape(-1, nx), dim=1)
+    uc = ng.pipe.make_uc(dic2, d, dim=1)
     axes = tuple(Axis(ax.label, n, "time", "us", values=(np.arange(n) // 2) / ax.sw_hz * 1e6, sw_hz=ax.sw_hz,
                       obs_mhz=ax.obs_mhz, car_hz=ax.car_hz) for ax, n in ((ax_z, 2 * n_z), (ax_y, 2 * n_y)))
     axes += (Axis(direct.label, nx, "frequency", "ppm", values=uc.ppm_scale(), sw_hz=direct.sw_hz,
