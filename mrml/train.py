@@ -122,10 +122,10 @@ def validation_set(n: int, seed: int, overrides=None):
 def evaluate(model, x, p_true, calib: dict) -> dict:
     """Metrics of the calibrated ensemble on examples (densities on the canonical grid)."""
     dr = CANONICAL_R_NM[1] - CANONICAL_R_NM[0]
-    members = predict_members(model, x) / dr
-    mean, sd = members.mean(0), members.std(0)
-    lo, hi = calibration.band(mean, sd, calib)
-    return metrics.summary(mean, lo, hi, p_true / dr, CANONICAL_R_NM)
+    from mrml.stages.deer import ensemble_estimate
+
+    p, lo, hi = ensemble_estimate(predict_members(model, x) / dr, calib)
+    return metrics.summary(p, lo, hi, p_true / dr, CANONICAL_R_NM)
 
 
 def optimiser_step(opt, loss, *, done: float, lr: float, losses: list, bar=None) -> None:

@@ -170,7 +170,6 @@ def analyse(spectra: Sequence[Spectrum] | Spectrum, *, model="deernet", device: 
         For a trace that cannot be analysed, or that shows no dipolar modulation
         above the noise (the analysis refuses rather than invent a distribution).
     """
-    from mrml import calibration
     from mrml.models import load_model
     from mrml.train import predict_members
 
@@ -217,10 +216,7 @@ def analyse(spectra: Sequence[Spectrum] | Spectrum, *, model="deernet", device: 
     if ready:
         members = predict_members(net, np.concatenate([r[3].x for r in ready])) / dr_c  # (K, n, nr) canonical
     for j, (i, t, v, prep) in enumerate(ready):
-        mean, sd = members[:, j].mean(0), members[:, j].std(0)
-        lo, hi = calibration.band(mean[None], sd[None], card["calibration"])  # as calibrated: on the raw mean
-        p = without_floor(mean)
-        lo, hi = np.minimum(lo[0], p), np.maximum(hi[0], p)
+        p, lo, hi = (a[0] for a in ensemble_estimate(members[:, j:j + 1], card["calibration"]))
         s13 = np.cbrt(float(prep.window_us[0]) / CANONICAL_T_MAX_US)
         kept = without_floor(members[:, j])
         member_means = (kept * r_c).sum(1) / kept.sum(1) * s13
@@ -232,6 +228,21 @@ def analyse(spectra: Sequence[Spectrum] | Spectrum, *, model="deernet", device: 
                 raise
             results[i] = exc
     return results
+
+
+def ensemble_estimate(members, calib: dict):
+    """P(r), lower and upper band (rows = traces) from member densities (K, n, nr).
+
+    The band is calibrated on the raw ensemble mean and spread (:func:`mrml.calibration.band`);
+    P(r) is the mean without its floor (:func:`without_floor`), and the band is widened where needed
+    to contain it. Used by :func:`analyse` and by training's validation, so cards report what users get.
+    """
+    from mrml import calibration
+
+    mean, sd = members.mean(0), members.std(0)
+    lo, hi = calibration.band(mean, sd, calib)
+    p = without_floor(mean)
+    return p, np.minimum(lo, p), np.maximum(hi, p)
 
 
 def without_floor(p, *, frac: float = FLOOR_FRAC) -> np.ndarray:
