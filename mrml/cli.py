@@ -221,14 +221,18 @@ def simulate(kind, n, out, seed, chunk, scheduler, workers, resume, overwrite, s
                    "width, final_threshold (kind=unrolled|cnn); nusnet3d n_iter, refine_every, width, "
                    "final_threshold.")
 @click.option("--init", "init", default=None,
-              help="nusnet3d: start from this trained model (folder or shipped name); its hyperparameters apply.")
+              help="nusnet, nusnet3d: start from this trained model (folder or shipped name); its hyperparameters "
+                   "apply.")
+@click.option("--loss", "loss", type=click.Choice(["mse", "log-mse"]), default=None,
+              help="nusnet: squared spectral error (default), or its log per column, which weighs well-sampled "
+                   "columns as much as sparse ones.")
 @click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
               help="nusnet, nusnet3d: override a setting or parameter range of the --simulate simulator "
                    "(repeatable), as for `mrml simulate`.")
 @click.option("--json", "as_json", is_flag=True, help="Print the model card as JSON.")
 @user_errors
 def train(model, data, simulate_kind, ensemble, steps, batch_size, lr, seed, device, time_limit_s, out_dir,
-          overwrite, no_progress, hparams, init, settings, as_json):
+          overwrite, no_progress, hparams, init, loss, settings, as_json):
     """Train a registered architecture on a store or on fresh simulations.
 
     \b
@@ -255,8 +259,10 @@ def train(model, data, simulate_kind, ensemble, steps, batch_size, lr, seed, dev
         raise InputError(f"{out_dir} already holds a model; use --overwrite to replace it")
     from mrml.train import train as run_training
 
-    if init and model != "nusnet3d":
-        raise InputError("--init is for nusnet3d")
+    if init and model == "deernet":
+        raise InputError("--init is for nusnet and nusnet3d")
+    if loss and model != "nusnet":
+        raise InputError("--loss is for nusnet")
     if settings and (model == "deernet" or not simulate_kind):
         raise InputError("--set is for nusnet and nusnet3d trained with --simulate")
     overrides = _settings(settings)
@@ -278,11 +284,15 @@ def train(model, data, simulate_kind, ensemble, steps, batch_size, lr, seed, dev
         sizes.update(net)
     elif model == "nusnet3d":
         sizes.update(hparams=net, init=init)
+    elif init and net:
+        raise InputError("--init keeps the hyperparameters of the model it starts from; drop --hparam")
     elif net:
         kind_name = net.pop("kind", "unrolled")
         from mrml.train_nus import DEFAULT_HPARAMS
 
         sizes.update(kind=kind_name, hparams={**(DEFAULT_HPARAMS if kind_name == "cnn" else {}), **net})
+    if model == "nusnet":
+        sizes.update(init=init, loss=loss or "mse")
     card = run_training(model, out_dir, data=data, steps=steps, lr=lr, seed=seed, device=device,
                         progress=not no_progress, command=command, time_limit_s=time_limit_s, **sizes)
     if as_json:

@@ -151,6 +151,25 @@ def start_training(out_dir, device: str | None, seed: int):
     return out, dev
 
 
+def init_from(init, architecture: str, device):
+    """A copy of the trained model ``init`` (folder or shipped name) on ``device``, and the card's record of it.
+
+    Fine-tuning starts from these weights and keeps their hyperparameters; the
+    record (model, sha256, command, simulator version) goes into the new card,
+    so a chain of runs can be retraced.
+    """
+    import copy
+
+    from mrml.models import load_model
+
+    net0, card0 = load_model(init, device="cpu")
+    if card0.get("architecture") != architecture:
+        raise InputError(f"--init {init}: not a {architecture} model")
+    start = {"model": str(init), "sha256": card0["sha256"], "command": card0["training"]["command"],
+             "simulator_version": card0["training"].get("simulator_version"), "init": card0["training"].get("init")}
+    return copy.deepcopy(net0).to(device).train(), start
+
+
 def run_record(*, seed: int, steps: int, lr: float, pool_size: int, device, seconds_pool: float,
                seconds_train: float, losses) -> dict:
     """The fields every NUS training card records about its run (seeds, steps, device, timing, loss)."""

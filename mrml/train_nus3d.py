@@ -21,7 +21,7 @@ import torch
 
 from mrml.device import autocast as _autocast
 from mrml.nets.nusnet import UnrolledIst2D
-from mrml.train import _progress, optimiser_step, run_record, start_training, write_model
+from mrml.train import _progress, init_from, optimiser_step, run_record, start_training, write_model
 
 #: Plane shapes (complex points n1 x n2) trained on; a 600 MHz HNCA is typically 64 x 48.
 SHAPES = ((24, 16), (32, 24), (48, 32), (64, 48))
@@ -204,16 +204,7 @@ def train_nusnet3d(out_dir, *, steps: int = 20000, lr: float = 2e-3, seed: int =
     t_pool = time.time() - t0
     start = None
     if init:
-        from mrml.models import load_model
-
-        net0, card0 = load_model(init, device="cpu")
-        if card0.get("architecture") != "nusnet3d":
-            raise InputError(f"--init {init}: not a nusnet3d model")
-        model = UnrolledIst2D(**card0["hparams"])
-        model.load_state_dict(net0.state_dict())
-        model = model.to(dev)
-        start = {"model": str(init), "sha256": card0["sha256"], "command": card0["training"]["command"],
-                 "simulator_version": card0["training"].get("simulator_version")}
+        model, start = init_from(init, "nusnet3d", dev)
     else:
         model = UnrolledIst2D(n_members=ensemble, **(hparams or {})).to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=lr * 0.1)
