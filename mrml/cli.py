@@ -224,8 +224,8 @@ def simulate(kind, n, out, seed, chunk, scheduler, workers, resume, overwrite, s
               help="nusnet, nusnet3d: start from this trained model (folder or shipped name); its hyperparameters "
                    "apply.")
 @click.option("--loss", "loss", type=click.Choice(["mse", "log-mse"]), default=None,
-              help="nusnet: squared spectral error (default), or its log per column, which weighs well-sampled "
-                   "columns as much as sparse ones.")
+              help="nusnet, nusnet3d: squared spectral error (default), or its log per column or plane, which "
+                   "weighs well-sampled data as much as sparse ones.")
 @click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
               help="nusnet, nusnet3d: override a setting or parameter range of the --simulate simulator "
                    "(repeatable), as for `mrml simulate`.")
@@ -261,8 +261,8 @@ def train(model, data, simulate_kind, ensemble, steps, batch_size, lr, seed, dev
 
     if init and model == "deernet":
         raise InputError("--init is for nusnet and nusnet3d")
-    if loss and model != "nusnet":
-        raise InputError("--loss is for nusnet")
+    if loss and model == "deernet":
+        raise InputError("--loss is for nusnet and nusnet3d")
     if settings and (model == "deernet" or not simulate_kind):
         raise InputError("--set is for nusnet and nusnet3d trained with --simulate")
     overrides = _settings(settings)
@@ -280,18 +280,18 @@ def train(model, data, simulate_kind, ensemble, steps, batch_size, lr, seed, dev
         if not sep or key.strip() not in allowed:
             raise InputError(f"--hparam {item!r}: expected KEY=VALUE with KEY one of {', '.join(allowed)}")
         net[key.strip()] = parse_value(value)
+    if init and net:
+        raise InputError("--init keeps the hyperparameters of the model it starts from; drop --hparam")
     if model == "deernet":
         sizes.update(net)
     elif model == "nusnet3d":
-        sizes.update(hparams=net, init=init)
-    elif init and net:
-        raise InputError("--init keeps the hyperparameters of the model it starts from; drop --hparam")
+        sizes.update(hparams=net)
     elif net:
         kind_name = net.pop("kind", "unrolled")
         from mrml.train_nus import DEFAULT_HPARAMS
 
         sizes.update(kind=kind_name, hparams={**(DEFAULT_HPARAMS if kind_name == "cnn" else {}), **net})
-    if model == "nusnet":
+    if model != "deernet":
         sizes.update(init=init, loss=loss or "mse")
     card = run_training(model, out_dir, data=data, steps=steps, lr=lr, seed=seed, device=device,
                         progress=not no_progress, command=command, time_limit_s=time_limit_s, **sizes)

@@ -50,17 +50,27 @@ def plane_spectrum(fid):
     return np.fft.fft2(fid, s=(2 * n1, 2 * n2))
 
 
-def loss_terms(fid, log_sigma, target):
+#: Floor added to each plane's error before the logarithm of the ``log-mse`` loss (planes scaled to a
+#: largest modulus of 1; the session-5 model's errors on 32 x 24 planes span about 7e-5 to 1e-2).
+LOG_FLOOR = 1e-5
+
+
+def loss_terms(fid, log_sigma, target, *, kind: str = "mse"):
     """Spectral squared error (per point) and Gaussian NLL of the detached error, both averaged.
 
     ``fid`` (K, b, 2, n1, n2), ``log_sigma`` (K, b, 2 n1, 2 n2), ``target`` (b, 2, n1, n2),
     all in the scaled units; the error is complex, sigma is the SD of each of its parts.
+    ``kind="log-mse"`` averages the log of each plane's error instead (see
+    :data:`mrml.train_nus.LOSSES`).
     """
     f = plane_spectrum(torch.complex(fid[:, :, 0], fid[:, :, 1]))
     g = plane_spectrum(torch.complex(target[:, 0], target[:, 1]))
     err2 = (f - g[None]).abs() ** 2
     n_pts = err2.shape[-1] * err2.shape[-2]
-    mse = err2.mean() / n_pts  # Parseval: per-point scale of the time domain
+    if kind == "log-mse":
+        mse = torch.log(err2.mean(dim=(-2, -1)) / n_pts + LOG_FLOOR).mean()
+    else:
+        mse = err2.mean() / n_pts  # Parseval: per-point scale of the time domain
     nll = (err2.detach() / (2 * torch.exp(2 * log_sigma)) + 2 * log_sigma).mean()
     return mse, nll
 
@@ -178,7 +188,7 @@ def train_nusnet3d(out_dir, *, steps: int = 20000, lr: float = 2e-3, seed: int =
                    refresh: int = 32, refresh_every: int = 25, n_val: int = 64, device: str | None = None,
                    progress: bool = True, command: str | None = None, time_limit_s: float | None = None,
                    overrides=None, hparams: dict | None = None, shapes=SHAPES, ensemble: int = 1,
-                   data=None, batch_size: int | None = None, init=None) -> dict:
+                   data=None, batch_size: int | None = None, init=None, loss: str = "mse") -> dict:
     """Train the 3D NUS network and write ``weights.pt``, ``card.json`` and ``loss.csv`` to ``out_dir``.
 
     ``pool_size`` planes are held per shape; ``refresh`` of them are replaced every
@@ -186,6 +196,7 @@ def train_nusnet3d(out_dir, *, steps: int = 20000, lr: float = 2e-3, seed: int =
     worth) applies to the 32 x 24 planes and scales inversely with the plane area.
     ``init`` (a model folder or shipped name) starts from trained weights, whose
     hyperparameters then apply; the card records that model's command and sha256.
+    ``loss``: ``mse`` or ``log-mse`` (:data:`mrml.train_nus.LOSSES`).
     """
     from simulators import get_simulator
 
@@ -193,6 +204,8 @@ def train_nusnet3d(out_dir, *, steps: int = 20000, lr: float = 2e-3, seed: int =
 
     if data:
         raise InputError("nusnet3d trains on fresh simulations (--simulate nus3d), not on a store")
+    if loss not in ("mse", "log-mse"):
+        raise InputError(f"unknown loss {loss!r}; available: mse, log-mse")
     out, dev = start_training(out_dir, device, seed)
     rng = np.random.default_rng([seed, 13])
     overrides = dict(overrides or {})
@@ -233,7 +246,7 @@ def train_nusnet3d(out_dir, *, steps: int = 20000, lr: float = 2e-3, seed: int =
         xb = torch.cat([xb[:, :2] / scale, xb[:, 2:]], dim=1)
         with _autocast(dev):
             fid, log_sigma = model(xb)
-        mse, nll = loss_terms(fid.float(), log_sigma.float(), yb / scale)
+        mse, nll = loss_terms(fid.float(), log_sigma.float(), yb / scale, kind=loss)
         done = _progress(step, steps, time.time() - t_train, time_limit_s)
         optimiser_step(opt, mse + 1e-3 * nll, done=done, lr=lr, losses=losses, bar=bar)
         if done >= 1.0:
@@ -246,7 +259,7 @@ def train_nusnet3d(out_dir, *, steps: int = 20000, lr: float = 2e-3, seed: int =
         "name": "nusnet3d", "architecture": "nusnet3d", "hparams": dict(model.hparams),
         "task": "3D NUS: sampled plane of two indirect dimensions + mask -> full plane, learned calibrated band",
         "training": {"command": command, "data": "on-the-fly simulation", "simulator": "nus3d",
-                     "simulator_version": next(iter(sims.values())).version, "init": start,
+                     "simulator_version": next(iter(sims.values())).version, "init": start, "loss": loss,
                      "simulator_config": next(iter(sims.values())).config, "shapes": [list(s) for s in shapes],
                      "points_per_step": points,
                      **run_record(seed=seed, steps=step, lr=lr, pool_size=pool_size, device=dev,

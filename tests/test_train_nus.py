@@ -91,3 +91,36 @@ def test_unrolled_ist_starts_as_plain_ist_and_learning_beats_it():
         loss.backward()
         opt.step()
     assert val_error() < 0.85 * before
+
+
+def test_fine_tuning_starts_from_the_given_model_and_records_it(tmp_path):
+    common = dict(ensemble=2, batch_size=16, pool_size=512, refresh=128, n_val=8, progress=False, lengths=(32,))
+    first = train_nusnet(tmp_path / "a", steps=20, seed=3, hparams={"n_iter": 8, "refine_every": 4, "width": 8},
+                         **common)
+    card = train_nusnet(tmp_path / "b", steps=1, lr=1e-12, seed=4, init=tmp_path / "a", loss="log-mse", **common)
+    assert card["training"]["init"]["sha256"] == first["sha256"]
+    assert card["training"]["loss"] == "log-mse" and card["hparams"]["n_iter"] == 8
+    a, _ = models.load_model(tmp_path / "a", device="cpu")
+    b, _ = models.load_model(tmp_path / "b", device="cpu")
+    for (name, wa), wb in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.allclose(wa, wb, atol=1e-6), name  # one step at lr 1e-12: the weights it started from
+    from mrml.errors import InputError
+
+    with pytest.raises(InputError, match="not a nusnet model"):
+        train_nusnet(tmp_path / "c", steps=1, init="deernet", **common)
+
+
+def test_log_loss_weighs_every_column_by_its_relative_error():
+    from mrml.train_nus import LOG_FLOOR, spectral_loss
+
+    rng = np.random.default_rng(0)
+    target = torch.tensor(rng.standard_normal((3, 2, 32)), dtype=torch.float32)
+    err = torch.tensor(rng.standard_normal((1, 3, 2, 32)), dtype=torch.float32) * torch.tensor([1.0, 0.1, 0.01])[
+        None, :, None, None]
+    spec = np.fft.fft(err[0, :, 0].numpy() + 1j * err[0, :, 1].numpy(), n=64, axis=-1)
+    per_column = (np.abs(spec) ** 2).sum(-1) / 64
+    assert float(spectral_loss(target[None] + err, target)) == pytest.approx(per_column.mean(), rel=1e-4)
+    assert float(spectral_loss(target[None] + err, target, kind="log-mse")) == pytest.approx(
+        np.log(per_column + LOG_FLOOR).mean(), rel=1e-4)
+    # a column 100x more accurate counts as much as the others in the log loss, not 1e4 times less
+    assert per_column[2] / per_column.sum() < 1e-3
