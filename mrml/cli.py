@@ -426,8 +426,9 @@ def reconstruct(inputs, schedule_path, output, out_dir, method, phase_deg, model
     direct dimension is processed automatically. The output (NMRPipe) holds the full indirect time
     domain, ready for apodisation, zero filling and Fourier transform.
 
-    A 3D NMRPipe file (HNCA, HN(CO)CA; direct dimension processed, both indirect dimensions expanded
-    to full size with zeros at unsampled pairs, as NMRPipe's nusExpand.tcl writes them) takes a
+    A 3D NMRPipe data set (HNCA, HN(CO)CA; direct dimension processed, both indirect dimensions expanded
+    to full size with zeros at unsampled pairs, as NMRPipe's nusExpand.tcl writes them; one stream file
+    or a quoted plane-series template such as 'ft/test%03d.ft1', for input and output) takes a
     two-column schedule of sampled pairs in Bruker nuslist order (first indirect dimension, NMRPipe Y,
     then the second, Z) and is reconstructed in both indirect
     dimensions at once (methods net and ist). A raw Bruker 3D NUS folder (ser, acqus, acqu2s,
@@ -443,6 +444,7 @@ def reconstruct(inputs, schedule_path, output, out_dir, method, phase_deg, model
       mrml reconstruct bruker/12/ -o hsqc_full.ft1
       mrml reconstruct hnca_nus.ft1 --schedule nuslist3d -o hnca_full.ft1 --uncertainty
       mrml reconstruct bruker/hnca/ -o hnca_full.ft1
+      mrml reconstruct 'ft/test%03d.ft1' --schedule nuslist -o 'rec/test%03d.ft1'
     """
     from pathlib import Path
 
@@ -470,9 +472,9 @@ def reconstruct(inputs, schedule_path, output, out_dir, method, phase_deg, model
     for src, dst in pairs:
         try:
             band_dst = dst.with_name(f"{dst.stem}.band.ft2") if with_band else None
-            fig_dst = (Path(plot_path) if output else dst.with_suffix(".png")) if plot_path else None
+            fig_dst = (Path(plot_path) if output else _figure_name(dst)) if plot_path else None
             for p in (dst, band_dst, fig_dst):  # before the work, not after it
-                if p is not None and p.exists() and not overwrite:
+                if p is not None and _output_exists(p) and not overwrite:
                     raise InputError(f"{p} exists; use --overwrite to replace it")
             spectrum = read(src)
             if spectrum.ndim == 3:
@@ -502,6 +504,20 @@ def reconstruct(inputs, schedule_path, output, out_dir, method, phase_deg, model
         emit_json(summaries[0] if output else {"results": summaries, "failed": failed})
     if failed:
         sys.exit(EXIT_USER_ERROR)
+
+
+def _figure_name(dst):
+    """DIR/<stem>.png for an output, without the plane-number field of an NMRPipe series (test%03d)."""
+    import re
+
+    return dst.with_name(re.sub(r"%0?\d*d", "", dst.name)).with_suffix(".png")
+
+
+def _output_exists(path) -> bool:
+    """Whether writing ``path`` would replace something (the first plane, for an NMRPipe plane series)."""
+    from mrml.io.nmrpipe import is_series, series_exists
+
+    return series_exists(path) if is_series(path) else path.exists()
 
 
 def _reconstruct_3d(spectrum, schedule, dst, band_dst, fig_dst, *, method, n_iter, model, n_points, phase_deg,

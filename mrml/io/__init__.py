@@ -109,7 +109,7 @@ def read(path: str | os.PathLike):
     """
     p = Path(path)
     fmt = format_for(p)
-    if fmt not in ("bes3t", "bruker"):  # these resolve their own companion files, stems and folders
+    if fmt not in ("bes3t", "bruker") and "%" not in p.name:  # these resolve their own companion files
         if p.is_dir():
             raise InputError(f"{p}: is a directory, not a {fmt} file")
         if not p.exists():

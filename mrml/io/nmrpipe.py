@@ -8,6 +8,11 @@ get ppm coordinates, time axes microseconds. The raw NMRPipe header (the
 nmrglue dictionary) is kept read-only in :attr:`Spectrum.header`, and writing
 a spectrum that came from an NMRPipe file writes that header back with the
 sizes updated to the data, so processing keeps everything it does not change.
+
+3D data come as one data stream (``xyz2pipe`` output, ``hnca.ft1``) or as a
+series of 2D plane files named by a template, NMRPipe's usual layout
+(``fid/test%03d.fid``, planes numbered from 1; it is what ``nusExpand.tcl``
+writes). Give the template, quoted in a shell, to read or write a series.
 """
 
 from __future__ import annotations
@@ -39,13 +44,39 @@ def _axis(udic_dim: dict, uc, size: int, interleaved: bool) -> Axis:
                 sw_hz=sw, obs_mhz=obs, car_hz=car)
 
 
+def is_series(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a plane-series template such as ``fid/test%03d.fid``."""
+    return "%" in Path(path).name
+
+
+def plane_files(template: str | os.PathLike, n: int | None = None) -> list[Path]:
+    """Files of a plane series: ``n`` planes, or those that exist from plane 1 on."""
+    t = str(template)
+    try:
+        t % 1
+    except (TypeError, ValueError):
+        raise InputError(f"{template}: a plane-series name needs one integer field such as %03d") from None
+    if n is not None:
+        return [Path(t % k) for k in range(1, n + 1)]
+    out = []
+    while Path(t % (len(out) + 1)).is_file():
+        out.append(Path(t % (len(out) + 1)))
+    return out
+
+
+def series_exists(template) -> bool:
+    """Whether the first plane of a series exists (the series would be overwritten)."""
+    return bool(plane_files(template)[:1])
+
+
 def read(path: str | os.PathLike) -> Spectrum:
-    """Read a 1D, 2D or 3D NMRPipe file.
+    """Read a 1D, 2D or 3D NMRPipe file, or a 3D plane series.
 
     Parameters
     ----------
     path : str or path-like
-        A single NMRPipe file (3D/4D as one data stream).
+        A single NMRPipe file (3D as one data stream), or the template of a 3D
+        plane series (``fid/test%03d.fid``).
 
     Returns
     -------
@@ -59,6 +90,8 @@ def read(path: str | os.PathLike) -> Spectrum:
     """
     import nmrglue as ng
 
+    if is_series(path):
+        return _read_series(path)
     p = Path(path)
     size = p.stat().st_size if p.is_file() else 0
     if size < HEADER_BYTES:
@@ -84,6 +117,39 @@ def read(path: str | os.PathLike) -> Spectrum:
     return from_pipe(dic, data, source=str(p), step=f"read {p.name} (NMRPipe, nmrglue)")
 
 
+def _read_series(template) -> Spectrum:
+    """A 3D plane series: every plane a complete 2D file of the same size, none missing."""
+    import nmrglue as ng
+
+    files = plane_files(template)
+    if not files:
+        raise InputError(f"{template}: no plane file {Path(str(template) % 1).name} (a series is numbered from 1)")
+    first = read(files[0])  # header and size checks of one plane
+    dic = first.header
+    # nmrglue gives a plane's shape for a header without the stream flag; the 3D shape needs the flag
+    n_planes = int(ng.pipe.find_shape({**dic, "FDPIPEFLAG": 1.0})[0]) if int(dic.get("FDDIMCOUNT", 2)) == 3 else 0
+    if n_planes < 1 or float(dic.get("FDPIPEFLAG", 0.0)) != 0.0:
+        raise InputError(f"{files[0]}: not a plane of a 3D NMRPipe series (its header says "
+                         f"{int(dic.get('FDDIMCOUNT', 2))}D{', a data stream' if dic.get('FDPIPEFLAG') else ''})")
+    if len(files) < n_planes:
+        raise InputError(f"{template}: plane {len(files) + 1} of {n_planes} "
+                         f"({Path(str(template) % (len(files) + 1)).name}) is missing")
+    files = files[:n_planes]
+    size = files[0].stat().st_size
+    short = [f.name for f in files if f.stat().st_size != size]
+    if short:
+        raise InputError(f"{template}: plane file {short[0]} is truncated ({size} bytes expected)")
+    try:
+        dic, data = ng.pipe.read(str(template))
+        data = np.asarray(data)
+    except (ValueError, OSError, IndexError, KeyError) as exc:
+        raise InputError(f"{template}: not a readable NMRPipe plane series ({exc})") from None
+    if not np.all(np.isfinite(data)):
+        raise InputError(f"{template}: data contain NaN or infinite values")
+    return from_pipe(dic, data, source=str(template),
+                     step=f"read {Path(str(template)).name} (NMRPipe, {n_planes} planes, nmrglue)")
+
+
 def from_pipe(dic: dict, data, *, source: str | None = None, step: str = "") -> Spectrum:
     """A :class:`Spectrum` from an nmrglue NMRPipe dictionary and data array (axes from the header)."""
     import nmrglue as ng
@@ -100,7 +166,11 @@ def from_pipe(dic: dict, data, *, source: str | None = None, step: str = "") -> 
 
 
 def write(path: str | os.PathLike, spectrum: Spectrum) -> None:
-    """Write a spectrum as a single NMRPipe file (atomically).
+    """Write a spectrum as a single NMRPipe file (atomically), or a 3D one as a plane series.
+
+    A ``path`` with a plane-number field (``ft/test%03d.ft1``) writes a 3D spectrum
+    as NMRPipe's series of plane files: all planes are written to a temporary
+    folder beside them and moved into place only when every one is complete.
 
     A spectrum read from NMRPipe keeps its header; its size fields are set to
     the data (1D, 2D), or, in 3D, the data must keep the header's shape. Other
@@ -118,10 +188,15 @@ def write(path: str | os.PathLike, spectrum: Spectrum) -> None:
     data = np.asarray(spectrum.data)
     has_header = spectrum.format == "nmrpipe" and "FDDIMCOUNT" in spectrum.header
     if data.ndim == 3 and has_header and int(spectrum.header["FDDIMCOUNT"]) == 3:
-        shape = ng.pipe.find_shape(dict(spectrum.header))
+        shape = ng.pipe.find_shape({**spectrum.header, "FDPIPEFLAG": 1.0})  # the 3D shape, stream or series
         if tuple(shape) != data.shape:
             raise InputError(f"{p}: 3D data of shape {data.shape} do not match their NMRPipe header {tuple(shape)}")
         dic = {**spectrum.header, "FDPIPEFLAG": 1.0}  # one data stream, read back whole by nmrglue and NMRPipe
+        if is_series(p):
+            _write_series(p, {**dic, "FDPIPEFLAG": 0.0, "FDFILECOUNT": float(data.shape[0])}, data)
+            return
+    elif is_series(p):
+        raise InputError(f"{p}: a plane series holds 3D data with a 3D NMRPipe header; this is {data.ndim}D")
     elif data.ndim not in (1, 2):
         raise InputError(f"{p}: writing {data.ndim}-D NMRPipe data needs a 3D NMRPipe header of the same shape")
     elif has_header:
@@ -131,6 +206,27 @@ def write(path: str | os.PathLike, spectrum: Spectrum) -> None:
     data = data.astype(np.complex64 if np.iscomplexobj(data) else np.float32)
     with atomic_output(p) as tmp:
         ng.pipe.write(str(tmp), dic, data, overwrite=True)
+
+
+def _write_series(template: Path, dic: dict, data: np.ndarray) -> None:
+    import shutil
+    import secrets
+
+    import nmrglue as ng
+
+    parent = template.parent
+    if not parent.is_dir():
+        raise InputError(f"{template}: directory {parent} does not exist")
+    files = plane_files(template, data.shape[0])
+    tmp = parent / f".{template.name.replace('%', '_')}.{secrets.token_hex(6)}.tmp"
+    tmp.mkdir()
+    try:
+        data = data.astype(np.complex64 if np.iscomplexobj(data) else np.float32)
+        ng.pipe.write(str(tmp / template.name), dic, data, overwrite=True)
+        for k, f in enumerate(files, start=1):
+            os.replace(tmp / (template.name % k), f)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _resized_header(dic: dict, data: np.ndarray) -> dict:

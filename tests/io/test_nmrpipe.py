@@ -1,11 +1,15 @@
 """NMRPipe files through nmrglue: axes, header round trip, resizing, bad files."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from mrml.errors import InputError
 from mrml.io import read, write
 from tests.conftest import REALDATA
+
+ROOT = Path(__file__).resolve().parents[2]
 
 HDAC = REALDATA / "nmr" / "nus" / "hdac_ex.ft1"
 needs_hdac = pytest.mark.skipif(not HDAC.exists(), reason="real data not present")
@@ -65,3 +69,32 @@ def test_every_real_nmrpipe_file_round_trips(tmp_path, path):
     back = read(tmp_path / path.name)
     assert back.shape == sp.shape and np.array_equal(back.data, sp.data)
     assert [ax.label for ax in back.axes] == [ax.label for ax in sp.axes]
+
+
+def test_3d_plane_series_round_trip_and_refusals(tmp_path):
+    """NMRPipe's usual 3D layout, a series of plane files (what nusExpand.tcl writes), reads as the stream does."""
+    import nmrglue as ng
+
+    cube = read(ROOT / "data" / "example_hnca_nus.ft1")
+    series = tmp_path / "fid" / "test%03d.fid"
+    series.parent.mkdir()
+    write(series, cube)
+    planes = sorted(series.parent.iterdir())
+    assert [p.name for p in planes] == [f"test{k:03d}.fid" for k in range(1, cube.data.shape[0] + 1)]
+    dic, plane = ng.pipe.read(str(planes[0]))  # each plane a complete 2D NMRPipe file of a 3D set
+    assert dic["FDDIMCOUNT"] == 3 and dic["FDPIPEFLAG"] == 0 and plane.shape == cube.data.shape[1:]
+    back = read(series)
+    assert np.array_equal(back.data, cube.data)
+    assert [a.sw_hz for a in back.axes] == pytest.approx([a.sw_hz for a in cube.axes])
+    with pytest.raises(InputError, match="no plane file none001.fid"):
+        read(tmp_path / "none%03d.fid")
+    planes[50].unlink()
+    with pytest.raises(InputError, match="plane 51 of 64 .* is missing"):
+        read(series)
+    write(series, cube)
+    planes[3].write_bytes(planes[3].read_bytes()[:-100])
+    with pytest.raises(InputError, match="test004.fid is truncated"):
+        read(series)
+    with pytest.raises(InputError, match="plane series holds 3D data"):
+        write(tmp_path / "p%03d.ft2", read(ROOT / "data" / "example_hsqc_full.ft1"))
+    assert not list(tmp_path.glob(".*tmp"))  # no temporary folder left behind
