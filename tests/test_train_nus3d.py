@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 
 from mrml import models
 from mrml.train_nus3d import calibrate, coverage, predict, to_inputs, train_nusnet3d
@@ -25,3 +26,29 @@ def test_short_run_writes_a_loadable_calibrated_model(tmp_path):
     truth = tgt[:, 0] + 1j * tgt[:, 1]
     z = calibrate(fids, sigmas, truth)["z"]
     assert coverage(fids, sigmas, truth, z)["coverage_all"] >= 0.95
+
+
+def test_fine_tuning_with_the_log_loss_records_its_start(tmp_path):
+    common = dict(pool_size=16, refresh=8, refresh_every=10, n_val=4, progress=False, shapes=((12, 8),))
+    first = train_nusnet3d(tmp_path / "a", steps=5, seed=2, hparams={"n_iter": 6}, **common)
+    card = train_nusnet3d(tmp_path / "b", steps=5, seed=3, init=tmp_path / "a", loss="log-mse", **common)
+    assert card["training"]["init"]["sha256"] == first["sha256"] and card["training"]["loss"] == "log-mse"
+    assert card["hparams"]["n_iter"] == 6  # the start's hyperparameters
+
+
+def test_log_loss_is_the_mean_log_of_each_planes_error():
+    import torch
+
+    from mrml.train_nus3d import LOG_FLOOR, loss_terms, plane_spectrum
+
+    rng = np.random.default_rng(1)
+    target = torch.tensor(rng.standard_normal((2, 2, 8, 6)), dtype=torch.float32)
+    err = torch.tensor(rng.standard_normal((1, 2, 2, 8, 6)), dtype=torch.float32)
+    err[:, 1] *= 0.01
+    log_sigma = torch.zeros(1, 2, 16, 12)
+    f = plane_spectrum(torch.complex(err[:, :, 0], err[:, :, 1]))
+    per_plane = (f.abs() ** 2).mean(dim=(-2, -1)) / (16 * 12)  # per point of the zero-filled spectrum
+    mse, _ = loss_terms(target[None] + err, log_sigma, target)
+    log_mse, _ = loss_terms(target[None] + err, log_sigma, target, kind="log-mse")
+    assert float(mse) == pytest.approx(float(per_plane.mean()), rel=1e-4)
+    assert float(log_mse) == pytest.approx(float(torch.log(per_plane + LOG_FLOOR).mean()), rel=1e-4)
