@@ -151,6 +151,13 @@ def start_training(out_dir, device: str | None, seed: int):
     return out, dev
 
 
+#: Losses of the NUS networks: ``mse``, the mean squared spectral error, which the columns or planes that
+#: are hardest to reconstruct (short, sparsely sampled) dominate; ``log-mse``, the mean of its logarithm per
+#: column or plane, which weighs a relative improvement the same everywhere, so well-sampled data, where
+#: IST is strong, count as much as sparse data.
+LOSSES = ("mse", "log-mse")
+
+
 def init_from(init, architecture: str, device):
     """A copy of the trained model ``init`` (folder or shipped name) on ``device``, and the card's record of it.
 

@@ -20,7 +20,8 @@ import torch
 from mrml.device import autocast as _autocast
 from mrml.errors import InputError
 from mrml.nets.nusnet import NusNetEnsemble, UnrolledIst, scale_columns
-from mrml.train import _learning_rate, _progress, init_from, optimiser_step, run_record, start_training, write_model
+from mrml.train import (LOSSES, _learning_rate, _progress, init_from, optimiser_step, run_record, start_training,
+                        write_model)
 
 DEFAULT_HPARAMS = {"width": 32, "dilations": [1, 2, 4, 8, 16, 32, 1, 2, 4, 8, 16, 32]}
 #: Network kinds: ``unrolled`` (IST unrolled with learned thresholds and spectral refiners; the default: it
@@ -38,11 +39,6 @@ def build(kind: str, **hparams):
     raise InputError(f"unknown NUS network kind {kind!r}; available: {', '.join(KINDS)}")
 
 
-#: Training losses: ``mse``, the mean squared spectral error, which the columns that are hardest to
-#: reconstruct (short, sparsely sampled) dominate; ``log-mse``, the mean over columns of its logarithm, which
-#: weighs a relative improvement the same on every column, so well-sampled columns, where IST is strong,
-#: count as much as sparse ones.
-LOSSES = ("mse", "log-mse")
 #: Floor added to each column's error before the logarithm (columns scaled to a largest modulus of 1;
 #: the shipped session-3 model's errors span about 0.02-5 on simulated columns).
 LOG_FLOOR = 1e-3

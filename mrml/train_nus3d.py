@@ -21,7 +21,7 @@ import torch
 
 from mrml.device import autocast as _autocast
 from mrml.nets.nusnet import UnrolledIst2D
-from mrml.train import _progress, init_from, optimiser_step, run_record, start_training, write_model
+from mrml.train import LOSSES, _progress, init_from, optimiser_step, run_record, start_training, write_model
 
 #: Plane shapes (complex points n1 x n2) trained on; a 600 MHz HNCA is typically 64 x 48.
 SHAPES = ((24, 16), (32, 24), (48, 32), (64, 48))
@@ -61,7 +61,7 @@ def loss_terms(fid, log_sigma, target, *, kind: str = "mse"):
     ``fid`` (K, b, 2, n1, n2), ``log_sigma`` (K, b, 2 n1, 2 n2), ``target`` (b, 2, n1, n2),
     all in the scaled units; the error is complex, sigma is the SD of each of its parts.
     ``kind="log-mse"`` averages the log of each plane's error instead (see
-    :data:`mrml.train_nus.LOSSES`).
+    :data:`mrml.train.LOSSES`).
     """
     f = plane_spectrum(torch.complex(fid[:, :, 0], fid[:, :, 1]))
     g = plane_spectrum(torch.complex(target[:, 0], target[:, 1]))
@@ -196,7 +196,7 @@ def train_nusnet3d(out_dir, *, steps: int = 20000, lr: float = 2e-3, seed: int =
     worth) applies to the 32 x 24 planes and scales inversely with the plane area.
     ``init`` (a model folder or shipped name) starts from trained weights, whose
     hyperparameters then apply; the card records that model's command and sha256.
-    ``loss``: ``mse`` or ``log-mse`` (:data:`mrml.train_nus.LOSSES`).
+    ``loss`` is one of :data:`mrml.train.LOSSES`.
     """
     from simulators import get_simulator
 
@@ -204,8 +204,8 @@ def train_nusnet3d(out_dir, *, steps: int = 20000, lr: float = 2e-3, seed: int =
 
     if data:
         raise InputError("nusnet3d trains on fresh simulations (--simulate nus3d), not on a store")
-    if loss not in ("mse", "log-mse"):
-        raise InputError(f"unknown loss {loss!r}; available: mse, log-mse")
+    if loss not in LOSSES:
+        raise InputError(f"unknown loss {loss!r}; available: {', '.join(LOSSES)}")
     out, dev = start_training(out_dir, device, seed)
     rng = np.random.default_rng([seed, 13])
     overrides = dict(overrides or {})

@@ -66,7 +66,7 @@ def plane_files(template: str | os.PathLike, n: int | None = None) -> list[Path]
 
 def series_exists(template) -> bool:
     """Whether the first plane of a series exists (the series would be overwritten)."""
-    return bool(plane_files(template)[:1])
+    return plane_files(template, 1)[0].is_file()
 
 
 def read(path: str | os.PathLike) -> Spectrum:
