@@ -30,18 +30,25 @@ from _deer_common import Report, import_deerlab, progress
 from bench_deer_accuracy import make_test_set, run_deerlab, run_mrml, score
 
 
-def recalibrated(model: str, level: float, tmp: Path) -> Path:
-    """A copy of ``model`` whose band is fitted at ``level`` on the model's own calibration traces."""
-    from mrml import calibration
+def calibration_members(model: str):
+    """Ensemble densities and true P(r) on the model's own 4000 calibration traces (canonical grid, per nm)."""
     from mrml.deer_data import CANONICAL_R_NM
-    from mrml.models import load_model, model_dir
+    from mrml.models import load_model
     from mrml.train import predict_members, validation_set
 
     net, card = load_model(model, device="cpu")
     x, p = validation_set(4000, int(card["training"]["seed"]) + 1)
     dr = CANONICAL_R_NM[1] - CANONICAL_R_NM[0]
-    members = predict_members(net, x) / dr
-    calib = calibration.fit_band(members.mean(0), members.std(0), p / dr, level=level)
+    return predict_members(net, x) / dr, p / dr
+
+
+def recalibrated(model: str, level: float, members, truth, tmp: Path) -> Path:
+    """A copy of ``model`` whose band is fitted at ``level`` (:func:`mrml.calibration.fit_band`, as shipped)."""
+    from mrml import calibration
+    from mrml.models import load_model, model_dir
+
+    _, card = load_model(model, device="cpu")
+    calib = calibration.fit_band(members.mean(0), members.std(0), truth, level=level)
     out = tmp / f"level_{level:g}"
     shutil.copytree(model_dir(model), out)
     (out / "card.json").write_text(json.dumps({**card, "calibration": calib}))
@@ -68,10 +75,11 @@ def main(argv=None):
              f"seed {args.seed}; DeerLab on the first {args.deerlab_n}.")
     header = ["band", "traces", "coverage all", "coverage P>1%", "width P>1% /nm", "width all /nm"]
     rows = []
+    members, truth = calibration_members(args.model)
     with tempfile.TemporaryDirectory() as tmp:
         for level in args.levels:
             progress(f"mrml band at nominal {level:g}")
-            mine = run_mrml(test, str(recalibrated(args.model, level, Path(tmp))), repeats=1)
+            mine = run_mrml(test, str(recalibrated(args.model, level, members, truth, Path(tmp))), repeats=1)
             same = mine.subset(sorted(set(mine.index) & set(both)))
             for label, est in ((f"mrml, nominal {level:.0%}", mine),
                                (f"mrml, nominal {level:.0%}, DeerLab's traces", same)):

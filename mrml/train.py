@@ -158,6 +158,13 @@ def start_training(out_dir, device: str | None, seed: int):
 LOSSES = ("mse", "log-mse")
 
 
+def check_loss(loss: str) -> str:
+    """``loss`` if it is one of :data:`LOSSES`; a one-line error otherwise."""
+    if loss not in LOSSES:
+        raise InputError(f"unknown loss {loss!r}; available: {', '.join(LOSSES)}")
+    return loss
+
+
 def init_from(init, architecture: str, device):
     """A copy of the trained model ``init`` (folder or shipped name) on ``device``, and the card's record of it.
 

@@ -20,7 +20,7 @@ import torch
 from mrml.device import autocast as _autocast
 from mrml.errors import InputError
 from mrml.nets.nusnet import NusNetEnsemble, UnrolledIst, scale_columns
-from mrml.train import (LOSSES, _learning_rate, _progress, init_from, optimiser_step, run_record, start_training,
+from mrml.train import (_learning_rate, _progress, check_loss, init_from, optimiser_step, run_record, start_training,
                         write_model)
 
 DEFAULT_HPARAMS = {"width": 32, "dilations": [1, 2, 4, 8, 16, 32, 1, 2, 4, 8, 16, 32]}
@@ -47,17 +47,13 @@ LOG_FLOOR = 1e-3
 def spectral_loss(pred, target, *, kind: str = "mse"):
     """Spectral error (FFT zero-filled x2) of predicted (K, b, 2, n) against target (b, 2, n) FIDs.
 
-    ``kind`` is one of :data:`LOSSES`: the mean squared error, or the mean log of each column's.
+    ``kind`` is one of :data:`mrml.train.LOSSES`: the mean squared error, or the mean log of each column's.
     """
     n = target.shape[-1]
     f = torch.fft.fft(torch.complex(pred[..., 0, :], pred[..., 1, :]), n=2 * n)
     g = torch.fft.fft(torch.complex(target[:, 0], target[:, 1]), n=2 * n)
     err = ((f - g[None]).abs() ** 2).sum(-1) / (2 * n)  # (K, b)
-    if kind == "log-mse":
-        return torch.log(err + LOG_FLOOR).mean()
-    if kind != "mse":
-        raise InputError(f"unknown loss {kind!r}; available: {', '.join(LOSSES)}")
-    return err.mean()
+    return torch.log(err + LOG_FLOOR).mean() if check_loss(kind) == "log-mse" else err.mean()
 
 
 def to_inputs(arrays) -> tuple[np.ndarray, np.ndarray]:
@@ -201,12 +197,11 @@ def train_nusnet(out_dir, *, data=None, ensemble: int = 4, steps: int = 20000, b
     steps cycle through the pools. After training, the band scale ``z`` is fitted
     on simulated columns of one seed and checked, with the NRMSD against IST, on
     columns of another. ``init`` (a model folder or shipped name) starts from trained
-    weights, whose hyperparameters then apply; ``loss`` is one of :data:`LOSSES`.
+    weights, whose hyperparameters then apply; ``loss`` is one of :data:`mrml.train.LOSSES`.
     """
     from simulators import get_simulator
 
-    if loss not in LOSSES:
-        raise InputError(f"unknown loss {loss!r}; available: {', '.join(LOSSES)}")
+    check_loss(loss)
     out, dev = start_training(out_dir, device, seed)
     rng = np.random.default_rng([seed, 11])
     overrides = dict(overrides or {})

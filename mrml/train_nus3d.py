@@ -21,7 +21,7 @@ import torch
 
 from mrml.device import autocast as _autocast
 from mrml.nets.nusnet import UnrolledIst2D
-from mrml.train import LOSSES, _progress, init_from, optimiser_step, run_record, start_training, write_model
+from mrml.train import _progress, check_loss, init_from, optimiser_step, run_record, start_training, write_model
 
 #: Plane shapes (complex points n1 x n2) trained on; a 600 MHz HNCA is typically 64 x 48.
 SHAPES = ((24, 16), (32, 24), (48, 32), (64, 48))
@@ -67,7 +67,7 @@ def loss_terms(fid, log_sigma, target, *, kind: str = "mse"):
     g = plane_spectrum(torch.complex(target[:, 0], target[:, 1]))
     err2 = (f - g[None]).abs() ** 2
     n_pts = err2.shape[-1] * err2.shape[-2]
-    if kind == "log-mse":
+    if check_loss(kind) == "log-mse":
         mse = torch.log(err2.mean(dim=(-2, -1)) / n_pts + LOG_FLOOR).mean()
     else:
         mse = err2.mean() / n_pts  # Parseval: per-point scale of the time domain
@@ -204,8 +204,7 @@ def train_nusnet3d(out_dir, *, steps: int = 20000, lr: float = 2e-3, seed: int =
 
     if data:
         raise InputError("nusnet3d trains on fresh simulations (--simulate nus3d), not on a store")
-    if loss not in LOSSES:
-        raise InputError(f"unknown loss {loss!r}; available: {', '.join(LOSSES)}")
+    check_loss(loss)
     out, dev = start_training(out_dir, device, seed)
     rng = np.random.default_rng([seed, 13])
     overrides = dict(overrides or {})

@@ -109,7 +109,8 @@ def read(path: str | os.PathLike):
     """
     p = Path(path)
     fmt = format_for(p)
-    if fmt not in ("bes3t", "bruker") and "%" not in p.name:  # these resolve their own companion files
+    series = fmt == "nmrpipe" and _module(fmt).is_series(p)  # a 3D plane series names its planes by a template
+    if fmt not in ("bes3t", "bruker") and not series:  # these resolve their own companion files, stems, folders
         if p.is_dir():
             raise InputError(f"{p}: is a directory, not a {fmt} file")
         if not p.exists():
