@@ -221,8 +221,8 @@ def simulate(kind, n, out, seed, chunk, scheduler, workers, resume, overwrite, s
                    "width, final_threshold (kind=unrolled|cnn); nusnet3d n_iter, refine_every, width, "
                    "final_threshold.")
 @click.option("--init", "init", default=None,
-              help="nusnet, nusnet3d: start from this trained model (folder or shipped name); its hyperparameters "
-                   "apply.")
+              help="Start from this trained model (folder or shipped name): fine-tuning; its hyperparameters and "
+                   "ensemble size apply.")
 @click.option("--loss", "loss", type=click.Choice(["mse", "log-mse"]), default=None,
               help="nusnet, nusnet3d: squared spectral error (default), or its log per column or plane, which "
                    "weighs well-sampled data as much as sparse ones.")
@@ -259,8 +259,8 @@ def train(model, data, simulate_kind, ensemble, steps, batch_size, lr, seed, dev
         raise InputError(f"{out_dir} already holds a model; use --overwrite to replace it")
     from mrml.train import train as run_training
 
-    if init and model == "deernet":
-        raise InputError("--init is for nusnet and nusnet3d")
+    if init and ensemble is not None:
+        raise InputError("--init keeps the ensemble size of the model it starts from; drop --ensemble")
     if loss and model == "deernet":
         raise InputError("--loss is for nusnet and nusnet3d")
     if settings and (model == "deernet" or not simulate_kind):
@@ -283,7 +283,7 @@ def train(model, data, simulate_kind, ensemble, steps, batch_size, lr, seed, dev
     if init and net:
         raise InputError("--init keeps the hyperparameters of the model it starts from; drop --hparam")
     if model == "deernet":
-        sizes.update(net)
+        sizes.update(net, init=init)
     elif model == "nusnet3d":
         sizes.update(hparams=net)
     elif net:

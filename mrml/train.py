@@ -217,7 +217,8 @@ def train_deernet(out_dir, *, data=None, ensemble: int = 16, steps: int = 20000,
                   lr: float = 2e-3, seed: int = 0, pool_size: int = 131072, refresh: int = 4096,
                   refresh_every: int = 50, n_val: int = 4000, hidden: int = DEFAULT_HPARAMS["hidden"],
                   n_layers: int = DEFAULT_HPARAMS["n_layers"], l1_weight: float = 1.0, device: str | None = None,
-                  progress: bool = True, command: str | None = None, time_limit_s: float | None = None) -> dict:
+                  progress: bool = True, command: str | None = None, time_limit_s: float | None = None,
+                  init=None) -> dict:
     """Train a DEERNet ensemble and write weights, calibration and model card.
 
     Parameters
@@ -235,6 +236,9 @@ def train_deernet(out_dir, *, data=None, ensemble: int = 16, steps: int = 20000,
     time_limit_s : float, optional
         Training budget in seconds: the learning-rate schedule follows whichever of
         steps or time runs out first, so a time-limited run still anneals properly.
+    init : path or str, optional
+        Start from this trained deernet (folder or shipped name) instead of random
+        weights; its ensemble size and hyperparameters apply and the card records it.
 
     Returns
     -------
@@ -242,6 +246,10 @@ def train_deernet(out_dir, *, data=None, ensemble: int = 16, steps: int = 20000,
         The model card.
     """
     out, dev = start_training(out_dir, device, seed)
+    start = None
+    if init is not None:
+        model, start = init_from(init, "deernet", dev)
+        ensemble = model.hparams["n_members"]
     rng = np.random.default_rng([seed, 7])
     stream = DeerExampleStream()
     store_iter = _store_batches(data, rng) if data else None
@@ -261,8 +269,9 @@ def train_deernet(out_dir, *, data=None, ensemble: int = 16, steps: int = 20000,
     pool = _Pool(np.concatenate(xs)[:pool_size], np.concatenate(ps)[:pool_size])
     t_pool = time.time() - t_start
 
-    model = DeerNetEnsemble(n_in=N_INPUT, n_out=CANONICAL_R_NM.size, hidden=hidden, n_layers=n_layers,
-                            n_members=ensemble).to(dev)
+    if start is None:
+        model = DeerNetEnsemble(n_in=N_INPUT, n_out=CANONICAL_R_NM.size, hidden=hidden, n_layers=n_layers,
+                                n_members=ensemble).to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=_learning_rate(0.0, lr))
     bar = None
     if progress:
@@ -314,7 +323,7 @@ def train_deernet(out_dir, *, data=None, ensemble: int = 16, steps: int = 20000,
             "command": command,
             "data": str(data) if data else "on-the-fly simulation",
             "simulator": "deer", "simulator_preset": TRAINING_PRESET,
-            "seed": seed, "validation_seeds": [seed + 1, seed + 2],
+            "seed": seed, "validation_seeds": [seed + 1, seed + 2], "init": start,
             "steps": step, "batch_size_per_member": batch_size, "lr": lr, "pool_size": pool_size,
             "loss": f"100 * (sum (P - P_true)^2 + sum (CDF - CDF_true)^2 / n_r) + {l1_weight} * sum |P - P_true|",
             "device": str(dev), "torch": torch.__version__,

@@ -5,8 +5,10 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from mrml import models
+from mrml.errors import InputError
 from mrml.train import train_deernet
 
 
@@ -72,3 +74,18 @@ def test_incomplete_store_is_refused(tmp_path):
     create_or_open_store(store, get_simulator("deer"), n=1024, chunk=512, seed=1)
     with pytest.raises(InputError, match="not complete"):
         train_deernet(tmp_path / "m", data=store, ensemble=1, steps=1, pool_size=16, progress=False)
+
+
+def test_fine_tuning_starts_from_the_given_model_and_records_it(tiny_model, tmp_path):
+    path, first = tiny_model
+    card = train_deernet(tmp_path / "b", steps=1, batch_size=16, lr=1e-12, seed=4, pool_size=512, refresh=128,
+                         n_val=64, progress=False, init=path)
+    assert card["training"]["init"]["sha256"] == first["sha256"]
+    assert card["hparams"] == first["hparams"]  # ensemble size and widths come from the model it starts from
+    a, _ = models.load_model(path, device="cpu")
+    b, _ = models.load_model(tmp_path / "b", device="cpu")
+    params = dict(b.named_parameters())
+    for name, wa in a.named_parameters():  # one step at lr 1e-12: the weights it started from (float16 files)
+        assert torch.allclose(wa, params[name], rtol=1e-3, atol=1e-4), name
+    with pytest.raises(InputError, match="not a deernet model"):
+        train_deernet(tmp_path / "c", steps=1, progress=False, init="nusnet")
