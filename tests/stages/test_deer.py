@@ -133,3 +133,20 @@ def test_two_dimensional_dataset_is_refused():
     sp = Spectrum(np.ones((4, 64)), (Axis("y", 4), Axis("t", 64, "time", "us", values=np.linspace(0, 2, 64))))
     with pytest.raises(DataError, match="1D"):
         analyse(sp)
+
+
+@pytest.mark.parametrize("window_us", [1.2, 2.5, 6.0])
+def test_canonical_dipolar_signal_matches_the_kernel_on_the_trace_axis(window_us):
+    from mrml.stages.deer import canonical_dipolar_signals
+    from simulators.deer import CANONICAL_T_MAX_US, dipolar_kernel_tabulated
+
+    r_c = np.linspace(1.5, 8.5, 141)
+    p_c = np.exp(-0.5 * ((r_c[None, :] - np.array([[1.6], [3.5], [6.0]])) / 0.1) ** 2)  # down to the shortest
+    tau, d_c = canonical_dipolar_signals(p_c, r_c)
+    t_us = np.linspace(0.0, window_us, 317)  # any axis of the trace, not the network's
+    s13 = (window_us / CANONICAL_T_MAX_US) ** (1 / 3)
+    for j, p in enumerate(p_c):
+        direct = dipolar_kernel_tabulated(t_us, r_c * s13) @ (p / p.sum())
+        via_canonical = np.interp(t_us * CANONICAL_T_MAX_US / window_us, tau, d_c[:, j])
+        assert np.max(np.abs(via_canonical - direct)) < 5e-4
+        assert via_canonical[0] == pytest.approx(1.0, abs=1e-6)
