@@ -485,6 +485,8 @@ def reconstruct(inputs, schedule_path, output, out_dir, method, phase_deg, model
             result, info = run(spectrum, schedule, n_points=n_points, method=method, n_iter=n_iter,
                                phase_deg=phase_deg, direct_phase_deg=direct_phase_deg, model=model or "nusnet")
             write(dst, result)  # atomic
+            for warning in info.warnings:
+                click.echo(f"mrml: warning: {src}: {warning}", err=True)
             summary = {**info.summary(), "output": str(dst)}
             if band_dst is not None:
                 from mrml.stages.nus_net import uncertainty_plane

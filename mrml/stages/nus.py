@@ -36,6 +36,7 @@ class ReconstructionResult:
     band_z: float | None = None  # net: band half-width = band_z x ensemble SD (calibrated for n_points)
     members: np.ndarray | None = dataclasses.field(default=None, repr=False)
     schedule: np.ndarray | None = dataclasses.field(default=None, repr=False)
+    warnings: tuple = ()
 
     def summary(self) -> dict:
         return {k: v for k, v in dataclasses.asdict(self).items() if k not in ("members", "schedule")}
@@ -145,6 +146,7 @@ def reconstruct(spectrum: Spectrum, schedule=None, *, n_points: int | None = Non
     start = time.perf_counter()
     y = sampled_points(spectrum, sched)
     member_fids = band_z = None
+    warnings: list[str] = []
     if method == "ist":
         full = ist(y, sched, n_full, n_iter=n_iter)
     elif method == "ist-ve":
@@ -153,7 +155,11 @@ def reconstruct(spectrum: Spectrum, schedule=None, *, n_points: int | None = Non
         from mrml.stages import nus_net
 
         if phase_deg is None:
-            phase_deg = nus_net.estimate_phase_deg(y, sched, n_full)
+            phase_deg, share = nus_net.phase_estimate(y, sched, n_full)
+            if share > nus_net.RIDGE_SHARE_WARN:
+                warnings.append(f"estimated indirect phase {phase_deg:g} deg may be set by a ridge artefact, not "
+                                f"the peaks ({share:.0%} of the strongest points lie in 5 % of the rows); check "
+                                "it and give --phase")
         from mrml.models import load_model
         from mrml.train_nus import band_scale
 
@@ -177,4 +183,4 @@ def reconstruct(spectrum: Spectrum, schedule=None, *, n_points: int | None = Non
     seconds = time.perf_counter() - start
     return result, ReconstructionResult(spectrum.source, method, len(sched), n_full, len(sched) / n_full, seconds,
                                         None if phase_deg is None else float(phase_deg), band_z, member_fids,
-                                        sched)
+                                        sched, tuple(warnings))

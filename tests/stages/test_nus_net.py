@@ -92,3 +92,23 @@ def test_cli_uncertainty_needs_the_network(tmp_path):
            "--method", "ist", "--uncertainty", "-o", str(tmp_path / "o.ft1")]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert res.returncode != 0 and "Traceback" not in res.stderr and "--method net" in res.stderr
+
+
+def test_phase_estimate_flags_a_ridge_across_the_direct_dimension():
+    from mrml.stages.nus_net import RIDGE_SHARE_WARN, phase_estimate
+
+    rng = np.random.default_rng(3)
+    n_full, n_cols = 128, 300
+    t = np.arange(n_full)[:, None]
+    cols = rng.integers(0, n_cols, 40)
+    freqs = rng.uniform(-0.45, 0.45, 40)
+    plane = 0.05 * (rng.standard_normal((n_full, n_cols)) + 1j * rng.standard_normal((n_full, n_cols)))
+    for c, f in zip(cols, freqs):  # peaks: one column each, all with phase 30 deg
+        plane[:, c] += np.exp(1j * np.deg2rad(30) + 2j * np.pi * f * t[:, 0] - t[:, 0] / 40)
+    sched = np.arange(n_full)
+    phase, share = phase_estimate(plane, sched, n_full)
+    assert share < RIDGE_SHARE_WARN
+    assert abs((phase + 30 + 180) % 360 - 180) <= 3  # PS p0 that undoes the peaks' phase
+    ridge = 0.6 * np.exp(1j * np.deg2rad(-60) + 2j * np.pi * 0.49 * t - t / 40)  # in every column, another phase
+    _, share_ridge = phase_estimate(plane + ridge, sched, n_full)
+    assert share_ridge > RIDGE_SHARE_WARN
