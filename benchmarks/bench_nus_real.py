@@ -114,7 +114,7 @@ def score(rec, ref, ref_peaks, threshold):
 
 
 METRICS = (("nrmsd", "{:.3f}", "lower"), ("peak_corr", "{:.3f}", "higher"), ("artefact_peaks", "{:.1f}", "lower"),
-           ("median_height_error", "{:.1%}", "lower"))
+           ("median_height_error", "{:.2%}", "lower"))
 
 
 def _cells(results):

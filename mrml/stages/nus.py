@@ -157,9 +157,9 @@ def reconstruct(spectrum: Spectrum, schedule=None, *, n_points: int | None = Non
         if phase_deg is None:
             phase_deg, share = nus_net.phase_estimate(y, sched, n_full)
             if share > nus_net.RIDGE_SHARE_WARN:
-                warnings.append(f"estimated indirect phase {phase_deg:g} deg may be set by a ridge artefact, not "
-                                f"the peaks ({share:.0%} of the strongest points lie in 5 % of the rows); check "
-                                "it and give --phase")
+                warnings.append(f"{share:.0%} of the strongest points lie in 5 % of the rows (a ridge artefact?); "
+                                f"the indirect phase was estimated with one vote per row ({phase_deg:g} deg); "
+                                "check it and give --phase")
         from mrml.models import load_model
         from mrml.train_nus import band_scale
 

@@ -39,7 +39,8 @@ def phase_estimate(sampled, schedule, n_full: int, *, step_deg: float = 1.0) -> 
     """:func:`estimate_phase_deg` and the share of its strongest points that lie in 5 % of the rows.
 
     A share above :data:`RIDGE_SHARE_WARN` means a ridge along the direct dimension
-    (an axial or edge artefact), not the peaks, may have set the phase.
+    (an axial or edge artefact), not the peaks, may dominate the magnitude-weighted
+    sum. The phase is then the robust one of :func:`row_vote_phase_deg` instead.
     """
     y, idx, _ = _columns(sampled, schedule, n_full)
     zf = np.zeros((n_full, y.shape[1]), dtype=np.complex128)
@@ -50,7 +51,20 @@ def phase_estimate(sampled, schedule, n_full: int, *, step_deg: float = 1.0) -> 
     top = mag >= np.quantile(mag, 0.99)
     per_row = np.sort(top.sum(axis=1))[::-1]
     share = float(per_row[:max(1, round(0.05 * per_row.size))].sum() / max(int(top.sum()), 1))
+    if share > RIDGE_SHARE_WARN:
+        return row_vote_phase_deg(spec, top, step_deg=step_deg), share
     return strongest_phase_deg(spec, step_deg=step_deg), share
+
+
+def row_vote_phase_deg(spec, top, *, step_deg: float = 1.0) -> float:
+    """Zero-order phase from one unit vote per row: the direction of each row's sum over its ``top`` points.
+
+    A ridge fills a few rows with many strong points; here it gets as many votes as it has rows.
+    """
+    rows = np.where(top, spec, 0).sum(axis=1)
+    rows = rows[np.abs(rows) > 0]
+    total = (rows / np.abs(rows)).sum()
+    return float(np.round(-np.degrees(np.angle(total)) / step_deg) * step_deg % 360.0)
 
 
 def strongest_phase_deg(spec, *, step_deg: float = 1.0) -> float:

@@ -94,8 +94,8 @@ def test_cli_uncertainty_needs_the_network(tmp_path):
     assert res.returncode != 0 and "Traceback" not in res.stderr and "--method net" in res.stderr
 
 
-def test_phase_estimate_flags_a_ridge_across_the_direct_dimension():
-    from mrml.stages.nus_net import RIDGE_SHARE_WARN, phase_estimate
+def test_phase_estimate_resists_a_ridge_across_the_direct_dimension():
+    from mrml.stages.nus_net import RIDGE_SHARE_WARN, phase_estimate, strongest_phase_deg
 
     rng = np.random.default_rng(3)
     n_full, n_cols = 128, 300
@@ -110,5 +110,8 @@ def test_phase_estimate_flags_a_ridge_across_the_direct_dimension():
     assert share < RIDGE_SHARE_WARN
     assert abs((phase + 30 + 180) % 360 - 180) <= 3  # PS p0 that undoes the peaks' phase
     ridge = 0.6 * np.exp(1j * np.deg2rad(-60) + 2j * np.pi * 0.49 * t - t / 40)  # in every column, another phase
-    _, share_ridge = phase_estimate(plane + ridge, sched, n_full)
+    phase_ridge, share_ridge = phase_estimate(plane + ridge, sched, n_full)
     assert share_ridge > RIDGE_SHARE_WARN
+    assert abs((phase_ridge + 30 + 180) % 360 - 180) <= 5  # one vote per row: the peaks still set it
+    spec = np.fft.fft(np.vstack([(plane + ridge)[:1] * 0.5, (plane + ridge)[1:]]), n=2 * n_full, axis=0)
+    assert abs((strongest_phase_deg(spec) + 30 + 180) % 360 - 180) > 20  # the magnitude-weighted sum is pulled away
