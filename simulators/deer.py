@@ -57,11 +57,13 @@ R_MIN_NM = 1.0
 PARAMS = (
     Param("t_max_us", "us", 1.0, 8.0, "log-uniform", "Dipolar evolution window after zero time."),
     Param("t_pre_us", "us", 0.0, 0.4, "uniform", "Time recorded before zero time (capped at 15 % of the window)."),
-    Param("zero_time_us", "us", -0.03, 0.03, "uniform", "Error of the reported time axis: reported time of the true zero."),
+    Param("zero_time_us", "us", -0.03, 0.03, "uniform",
+          "Error of the reported time axis: reported time of the true zero."),
     Param("n_components", "", 1, 4, "uniform", "Number of distance components (integer)."),
     Param("mean_nm", "nm", 1.5, 8.0, "uniform", "Component location."),
     Param("rel_width", "", 0.025, 0.5, "log-uniform", "Component standard deviation as a fraction of its location."),
-    Param("width_max_nm", "nm", 3.25, 3.25, "fixed", "Upper cap on a component's standard deviation (half the mean range)."),
+    Param("width_max_nm", "nm", 3.25, 3.25, "fixed",
+          "Upper cap on a component's standard deviation (half the mean range)."),
     Param("skew", "", -6.0, 6.0, "uniform", "Skew-normal shape parameter alpha."),
     Param("weight", "", 0.15, 1.0, "uniform", "Unnormalised component weight."),
     Param("mod_depth", "", 0.01, 1.0, "log-uniform", "Modulation depth lambda."),
@@ -353,7 +355,7 @@ def dipolar_kernel_tabulated(t_us, r_nm):
 
 @functools.lru_cache(maxsize=256)
 def _canonical_kernels(pre_steps: int, n_points: int):
-    """Cell-averaged cosine/sine kernels (float32) on the canonical grid with ``pre_steps`` * PRE_STEP_US before zero."""
+    """Cell-averaged cosine/sine kernels (float32) on the canonical grid, ``pre_steps * PRE_STEP_US`` before zero."""
     t_pre = pre_steps * PRE_STEP_US
     tau = np.linspace(-t_pre, CANONICAL_T_MAX_US, n_points)
     _, c_tab, s_tab = _cell_kernel_table()

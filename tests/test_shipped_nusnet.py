@@ -79,12 +79,14 @@ def test_network_on_retrospective_nus_of_the_real_hsqc():
     ref = indirect_spectrum(td)
     err = {}
     for frac in (0.125, 0.25):
-        sched = poisson_gap(n, int(frac * n), rng=np.random.default_rng([0, int(frac * 1000)]))
-        y = td[sched]
-        net = nus_net.members(y, sched, n, phase_deg=nus_net.estimate_phase_deg(y, sched, n)).mean(0)
-        for name, rec in (("ist", ist(y, sched, n)), ("net", net)):
-            err[name, frac] = np.linalg.norm(indirect_spectrum(rec) - ref) / np.linalg.norm(ref)
-    # measured: 0.26 vs 0.34 at 12.5 %; a tie (0.130 vs 0.130) at 25 %, where the network leaves 6 artefact
-    # peaks to IST's 35 (benchmarks/bench_nus_real.py)
-    assert err["net", 0.125] < 0.85 * err["ist", 0.125]
-    assert err["net", 0.25] < 1.05 * err["ist", 0.25]
+        for seed in range(3):  # one schedule decides a lot: the mean over three
+            sched = poisson_gap(n, int(frac * n), rng=np.random.default_rng([seed, int(frac * 1000)]))
+            y = td[sched]
+            net = nus_net.members(y, sched, n, phase_deg=nus_net.estimate_phase_deg(y, sched, n)).mean(0)
+            for name, rec in (("ist", ist(y, sched, n)), ("net", net)):
+                e = np.linalg.norm(indirect_spectrum(rec) - ref) / np.linalg.norm(ref)
+                err[name, frac] = err.get((name, frac), 0.0) + e / 3
+    # measured (session 7): 0.262 vs 0.317 at 12.5 %, 0.117 vs 0.140 at 25 % (10 schedules:
+    # benchmarks/bench_nus_real.py --schedules 10)
+    assert err["net", 0.125] < 0.9 * err["ist", 0.125]
+    assert err["net", 0.25] < 0.95 * err["ist", 0.25]
