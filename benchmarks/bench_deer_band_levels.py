@@ -92,9 +92,11 @@ def main(argv=None):
     header = ["band", "traces", "coverage all", "coverage P>1%", "width P>1% /nm", "width all /nm"]
     rows = []
     members, truth = calibration_members(args.model, args.calibrate_on)
-    tag = "" if args.calibrate_on == "model" else f", calibrated on {args.calibrate_on}"
-    source = ("the model's own 4000 calibration traces" if args.calibrate_on == "model"
-              else f"4000 `{args.calibrate_on}` traces, seed {FAMILY_SEED} (upper bound, not shippable)")
+    if args.calibrate_on == "model":
+        tag, source = "", "the model's own 4000 calibration traces"
+    else:
+        tag = f", calibrated on {args.calibrate_on}"
+        source = f"4000 `{args.calibrate_on}` traces, seed {FAMILY_SEED} (upper bound, not shippable)"
     rep.line(f"Band calibrated on {source}.")
     with tempfile.TemporaryDirectory() as tmp:
         for level in args.levels:

@@ -30,7 +30,8 @@ def estimate_phase_deg(sampled, schedule, n_full: int, *, step_deg: float = 1.0)
 
     Sampling artefacts have random phases and largely cancel in the sum; the
     peaks, which share the phase, dominate it. Meant for spectra whose peaks are
-    mostly positive (HSQC, HNCA); give the phase explicitly otherwise.
+    mostly positive (HSQC, HNCA); give the phase explicitly otherwise. See
+    :func:`phase_estimate` for spectra with a ridge artefact.
     """
     return phase_estimate(sampled, schedule, n_full, step_deg=step_deg)[0]
 
@@ -40,31 +41,22 @@ def phase_estimate(sampled, schedule, n_full: int, *, step_deg: float = 1.0) -> 
 
     A share above :data:`RIDGE_SHARE_WARN` means a ridge along the direct dimension
     (an axial or edge artefact), not the peaks, may dominate the magnitude-weighted
-    sum. The phase is then the robust one of :func:`row_vote_phase_deg` instead.
+    sum. The phase is then taken from one unit vote per row instead (the direction
+    of each row's sum over its strongest points), so a ridge counts as its few rows.
     """
     y, idx, _ = _columns(sampled, schedule, n_full)
     zf = np.zeros((n_full, y.shape[1]), dtype=np.complex128)
     zf[idx] = y
     zf[0] *= 0.5
     spec = np.fft.fft(zf, n=2 * n_full, axis=0)
-    mag = np.abs(spec)
-    top = mag >= np.quantile(mag, 0.99)
+    top = _strongest(spec)
     per_row = np.sort(top.sum(axis=1))[::-1]
     share = float(per_row[:max(1, round(0.05 * per_row.size))].sum() / max(int(top.sum()), 1))
-    if share > RIDGE_SHARE_WARN:
-        return row_vote_phase_deg(spec, top, step_deg=step_deg), share
-    return strongest_phase_deg(spec, step_deg=step_deg), share
-
-
-def row_vote_phase_deg(spec, top, *, step_deg: float = 1.0) -> float:
-    """Zero-order phase from one unit vote per row: the direction of each row's sum over its ``top`` points.
-
-    A ridge fills a few rows with many strong points; here it gets as many votes as it has rows.
-    """
+    if share <= RIDGE_SHARE_WARN:
+        return _phase_of(spec[top].sum(), step_deg), share
     rows = np.where(top, spec, 0).sum(axis=1)
     rows = rows[np.abs(rows) > 0]
-    total = (rows / np.abs(rows)).sum()
-    return float(np.round(-np.degrees(np.angle(total)) / step_deg) * step_deg % 360.0)
+    return _phase_of((rows / np.abs(rows)).sum(), step_deg), share
 
 
 def strongest_phase_deg(spec, *, step_deg: float = 1.0) -> float:
@@ -73,8 +65,17 @@ def strongest_phase_deg(spec, *, step_deg: float = 1.0) -> float:
     ``sum_k Re(exp(i p) s_k) = |S| cos(p + arg S)`` with ``S = sum_k s_k`` is largest at
     ``p = -arg S``; the result is rounded to ``step_deg`` and lies in [0, 360).
     """
+    return _phase_of(spec[_strongest(spec)].sum(), step_deg)
+
+
+def _strongest(spec) -> np.ndarray:
+    """Mask of the top 1 % of magnitudes."""
     mag = np.abs(spec)
-    total = spec[mag >= np.quantile(mag, 0.99)].sum()
+    return mag >= np.quantile(mag, 0.99)
+
+
+def _phase_of(total, step_deg: float) -> float:
+    """The phase ``-arg(total)`` in degrees, rounded to ``step_deg``, in [0, 360)."""
     return float(np.round(-np.degrees(np.angle(total)) / step_deg) * step_deg % 360.0)
 
 

@@ -148,5 +148,5 @@ def test_canonical_dipolar_signal_matches_the_kernel_on_the_trace_axis(window_us
     for j, p in enumerate(p_c):
         direct = dipolar_kernel_tabulated(t_us, r_c * s13) @ (p / p.sum())
         via_canonical = np.interp(t_us * CANONICAL_T_MAX_US / window_us, tau, d_c[:, j])
-        assert np.max(np.abs(via_canonical - direct)) < 5e-4
+        assert np.max(np.abs(via_canonical - direct)) < 1e-4  # measured: 3.5e-5 at these widths
         assert via_canonical[0] == pytest.approx(1.0, abs=1e-6)
