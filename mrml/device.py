@@ -12,11 +12,16 @@ def pick_device(device: str | None = None):
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def autocast(device):
-    """Mixed-precision context for ``device`` (bfloat16 on CUDA; a no-op on CPU)."""
+def autocast(device, *, enabled: bool = True):
+    """Mixed-precision context for ``device``: bfloat16 on CUDA when ``enabled``, a no-op otherwise.
+
+    Training uses it; inference runs in float32 unless asked (the band calibrations
+    were fitted on float32 outputs; ``benchmarks/bench_gpu.py`` measures the difference).
+    """
     import torch
 
-    if device.type == "cuda":
+    device = torch.device(device)
+    if enabled and device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return torch.autocast("cpu", enabled=False)
 

@@ -95,12 +95,13 @@ def _loss(pred, target, l1_weight: float = 0.0):
     return loss
 
 
-def predict_members(model: DeerNetEnsemble, x, *, batch_size: int = 4096, device=None) -> np.ndarray:
-    """Member predictions (K, n, nr) as probabilities per grid point."""
+def predict_members(model: DeerNetEnsemble, x, *, batch_size: int = 4096, device=None,
+                    mixed_precision: bool = False) -> np.ndarray:
+    """Member predictions (K, n, nr) as probabilities per grid point (float32; bfloat16 on CUDA if asked)."""
     device = device or next(model.parameters()).device
     model.eval()
     out = []
-    with torch.no_grad(), _autocast(device):
+    with torch.no_grad(), _autocast(device, enabled=mixed_precision):
         for i in range(0, len(x), batch_size):
             xb = torch.as_tensor(np.asarray(x[i:i + batch_size], dtype=np.float32), device=device)
             out.append(model(xb).float().cpu().numpy())

@@ -70,8 +70,8 @@ def to_inputs(arrays) -> tuple[np.ndarray, np.ndarray]:
 CPU_POINTS_PER_BATCH = 32768
 
 
-def predict(model, inp, *, batch_size: int | None = None, device=None) -> np.ndarray:
-    """Member predictions (K, m, 2, n) in the input's scale.
+def predict(model, inp, *, batch_size: int | None = None, device=None, mixed_precision: bool = False) -> np.ndarray:
+    """Member predictions (K, m, 2, n) in the input's scale (float32; bfloat16 on CUDA if ``mixed_precision``).
 
     ``batch_size`` (columns) defaults to :data:`CPU_POINTS_PER_BATCH` points on a CPU, 64 times that on a GPU.
     """
@@ -81,7 +81,7 @@ def predict(model, inp, *, batch_size: int | None = None, device=None) -> np.nda
         batch_size = max(1, points // inp.shape[-1])
     model.eval()
     out = []
-    with torch.no_grad(), _autocast(device):
+    with torch.no_grad(), _autocast(device, enabled=mixed_precision):
         for i in range(0, len(inp), batch_size):
             xb = torch.as_tensor(np.asarray(inp[i:i + batch_size]), device=device)
             s = scale_columns(xb)
