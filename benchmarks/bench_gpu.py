@@ -6,13 +6,15 @@ Reported: seconds per item, speed ratio against the CPU, the largest difference 
 outputs from the CPU's, and the task's quality figures (DEER: overlap, mean-distance error,
 band coverage; NUS: spectral NRMSD against the truth, band coverage).
 
-Training: steps per second of ``mrml train`` for each architecture for ``--train-s`` seconds
-on the CPU and on CUDA (bfloat16 autocast), with small pools and validation sets (the
-figures are throughput, not accuracy).
+Training: steps and examples per second of ``mrml train`` for each architecture for ``--train-s``
+seconds on the CPU (shipped batch size) and on CUDA (bfloat16 autocast) at the shipped batch size
+and at ``--batch-scales`` multiples of it, with small pools and validation sets (the figures are
+throughput, not accuracy).
 
 Without CUDA only the CPU rows are printed. Usage::
 
-    python benchmarks/bench_gpu.py [--n-deer 4096] [--n-nus 512] [--n-nus3d 64] [--train-s 30] [--skip-train]
+    python benchmarks/bench_gpu.py [--n-deer 4096] [--n-nus 512] [--n-nus3d 64] [--train-s 30] \\
+        [--skip-train] [--batch-scales 1 8]
 """
 
 from __future__ import annotations
@@ -114,29 +116,37 @@ def nus3d_rows(n: int, seed: int, shape=(64, 48)):
     return rows
 
 
-def train_rows(seconds: float):
+def train_rows(seconds: float, scales=(1,)):
+    """(label, steps/s, examples/s, ratio of examples/s to the CPU's, note) per trainer, device and batch scale.
+
+    The CPU runs the shipped configuration; CUDA runs it with the batch ``scale`` times larger, since
+    steps of these small networks cost a GPU little more when the batch grows.
+    """
     from mrml.train import train_deernet
     from mrml.train_nus import train_nusnet
     from mrml.train_nus3d import train_nusnet3d
 
-    runs = {
-        "deernet": lambda out, dev: train_deernet(out, steps=10**9, time_limit_s=seconds, device=dev, progress=False,
-                                                  pool_size=16384, n_val=256),
-        "nusnet": lambda out, dev: train_nusnet(out, steps=10**9, time_limit_s=seconds, device=dev, progress=False,
-                                                pool_size=3072, n_val=32),
-        "nusnet3d": lambda out, dev: train_nusnet3d(out, steps=10**9, time_limit_s=seconds, device=dev,
-                                                    progress=False, pool_size=64, n_val=8),
+    runs = {  # name: (run(out, device, batch), default batch, examples per step per unit batch)
+        "deernet": (lambda out, dev, b: train_deernet(out, steps=10**9, time_limit_s=seconds, device=dev,
+                                                      progress=False, pool_size=16384, n_val=256, batch_size=b),
+                    256, 16),
+        "nusnet": (lambda out, dev, b: train_nusnet(out, steps=10**9, time_limit_s=seconds, device=dev,
+                                                    progress=False, pool_size=3072, n_val=32, batch_size=b), 64, 1),
+        "nusnet3d": (lambda out, dev, b: train_nusnet3d(out, steps=10**9, time_limit_s=seconds, device=dev,
+                                                        progress=False, pool_size=64, n_val=8, batch_size=b), 16, 1),
     }
     rows = []
-    for name, run in runs.items():
+    for name, (run, batch, per) in runs.items():
         base = None
-        for device in ["cpu"] + (["cuda"] if torch.cuda.is_available() else []):
+        plan = [("cpu", 1)] + ([("cuda", k) for k in scales] if torch.cuda.is_available() else [])
+        for device, scale in plan:
             with tempfile.TemporaryDirectory() as tmp:
-                tr = run(tmp, device)["training"]
+                tr = run(tmp, device, batch * scale)["training"]
             rate = tr["steps"] / tr["seconds_train"]
-            base = base or rate
-            note = f"{tr['steps']} steps in {tr['seconds_train']} s"
-            rows.append((f"train {name} {device}", rate, rate / base, note))
+            examples = rate * batch * scale * per
+            base = base or examples
+            note = f"batch {batch * scale}: {tr['steps']} steps in {tr['seconds_train']} s"
+            rows.append((f"train {name} {device}", rate, examples, examples / base, note))
     return rows
 
 
@@ -148,6 +158,7 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=4242)
     ap.add_argument("--train-s", type=float, default=30.0)
     ap.add_argument("--skip-train", action="store_true")
+    ap.add_argument("--batch-scales", type=int, nargs="+", default=[1, 8], help="CUDA training batch multiples")
     args = ap.parse_args(argv)
     from mrml.device import cpu_threads
 
@@ -161,9 +172,9 @@ def main(argv=None):
         for label, sec, diff, quality in rows:
             print(f"{label:28s} {sec:10.2e} {base / sec:7.1f}x {diff:11.2e}  {quality}", flush=True)
     if not args.skip_train:
-        print(f"{'training':28s} {'steps/s':>10s} {'vs CPU':>8s}")
-        for label, rate, ratio, note in train_rows(args.train_s):
-            print(f"{label:28s} {rate:10.1f} {ratio:7.1f}x  {note}", flush=True)
+        print(f"{'training':28s} {'steps/s':>10s} {'examples/s':>11s} {'vs CPU':>8s}")
+        for label, rate, examples, ratio, note in train_rows(args.train_s, args.batch_scales):
+            print(f"{label:28s} {rate:10.1f} {examples:11.0f} {ratio:7.1f}x  {note}", flush=True)
 
 
 if __name__ == "__main__":
