@@ -553,6 +553,8 @@ def _reconstruct_3d(spectrum, schedule, dst, band_dst, fig_dst, *, method, n_ite
                          "network estimates each plane's phase")
     result, info = reconstruct_3d(spectrum, schedule, method=method, n_iter=n_iter, model=model or "nusnet3d")
     write(dst, result)  # atomic
+    for warning in info.warnings:
+        click.echo(f"mrml: warning: {spectrum.source}: {warning}", err=True)
     summary = {**info.summary(), "output": str(dst)}
     if band_dst is not None:
         write(band_dst, band_cube(result, info))

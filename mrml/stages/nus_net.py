@@ -23,6 +23,9 @@ from mrml.stages.nus_ist import _columns
 #: estimate is flagged: peaks spread over many rows (0.13-0.40 on simulated HSQC planes, 0.19-0.26 on the
 #: real methyl HMQC), a ridge across the direct dimension (axial or edge artefact) fills a few.
 RIDGE_SHARE_WARN = 0.5
+#: Fewest direct-dimension columns for the ridge test: with a few columns a single peak runs through all of
+#: them and looks like a ridge, so the share is not computed (reported as 0).
+MIN_RIDGE_COLUMNS = 16
 
 
 def estimate_phase_deg(sampled, schedule, n_full: int, *, step_deg: float = 1.0) -> float:
@@ -48,24 +51,27 @@ def phase_estimate(sampled, schedule, n_full: int, *, step_deg: float = 1.0) -> 
     zf = np.zeros((n_full, y.shape[1]), dtype=np.complex128)
     zf[idx] = y
     zf[0] *= 0.5
-    spec = np.fft.fft(zf, n=2 * n_full, axis=0)
+    return spectrum_phase(np.fft.fft(zf, n=2 * n_full, axis=0), step_deg=step_deg)
+
+
+def spectrum_phase(spec, *, step_deg: float = 1.0, warn_share: float = RIDGE_SHARE_WARN) -> tuple[float, float]:
+    """Zero-order phase of a complex spectrum (rows = indirect frequencies, columns = direct points) and the
+    share of its strongest 1 % of points that lie in 5 % of the rows.
+
+    The phase makes the sum over the strongest points most positive; where the share exceeds
+    ``warn_share``, it comes from one unit vote per row instead (see :func:`phase_estimate`).
+    With fewer than :data:`MIN_RIDGE_COLUMNS` columns the share is reported as 0.
+    """
     top = _strongest(spec)
+    if spec.shape[1] < MIN_RIDGE_COLUMNS:
+        return _phase_of(spec[top].sum(), step_deg), 0.0
     per_row = np.sort(top.sum(axis=1))[::-1]
     share = float(per_row[:max(1, round(0.05 * per_row.size))].sum() / max(int(top.sum()), 1))
-    if share <= RIDGE_SHARE_WARN:
+    if share <= warn_share:
         return _phase_of(spec[top].sum(), step_deg), share
     rows = np.where(top, spec, 0).sum(axis=1)
     rows = rows[np.abs(rows) > 0]
     return _phase_of((rows / np.abs(rows)).sum(), step_deg), share
-
-
-def strongest_phase_deg(spec, *, step_deg: float = 1.0) -> float:
-    """Zero-order phase that makes the sum of a complex spectrum over its top 1 % of magnitudes most positive.
-
-    ``sum_k Re(exp(i p) s_k) = |S| cos(p + arg S)`` with ``S = sum_k s_k`` is largest at
-    ``p = -arg S``; the result is rounded to ``step_deg`` and lies in [0, 360).
-    """
-    return _phase_of(spec[_strongest(spec)].sum(), step_deg)
 
 
 def _strongest(spec) -> np.ndarray:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -205,3 +206,56 @@ def test_band_scale_is_the_one_calibrated_for_the_plane_size():
     assert band_z(calib, (64, 48)) == 2.5  # calibrated on this shape
     assert band_z(calib, (40, 30)) == 2.5  # between 768 and 3072 points: the larger neighbour
     assert band_z(calib, (128, 64)) == 3.0 and band_z(calib, (8, 8)) == 3.0  # outside: the largest
+
+
+def _ridge_planes(rng, *, ridge: float):
+    """Complex planes (24, 16, 300): 40 peaks of phase 30 deg, one column each, noise, and a ridge through every
+    column at the edge of both indirect dimensions with phase -60 deg."""
+    n1, n2, n_cols = 24, 16, 300
+    t1, t2 = np.arange(n1)[:, None], np.arange(n2)[None, :]
+    planes = 0.05 * (rng.standard_normal((n1, n2, n_cols)) + 1j * rng.standard_normal((n1, n2, n_cols)))
+    for c, f1, f2 in zip(rng.integers(0, n_cols, 40), rng.uniform(-0.45, 0.45, 40), rng.uniform(-0.45, 0.45, 40)):
+        planes[:, :, c] += np.exp(1j * np.deg2rad(30) + 2j * np.pi * (f1 * t1 + f2 * t2) - t1 / 20 - t2 / 15)
+    edge = np.exp(1j * np.deg2rad(-60) + 2j * np.pi * 0.49 * (t1 + t2) - t1 / 20 - t2 / 15)
+    return planes + ridge * edge[:, :, None]
+
+
+def test_phase_estimate_resists_a_ridge_through_every_column():
+    from mrml.stages.nus3d import RIDGE_SHARE_WARN, phase_estimate
+    from simulators.nmr.schedules import poisson_gap_2d
+
+    sched = poisson_gap_2d((24, 16), 96, rng=np.random.default_rng([0, 7]))  # 25 %
+    keep = np.zeros((24, 16, 1))
+    keep[sched[:, 0], sched[:, 1]] = 1.0
+
+    def off(p):  # degrees from the PS p0 that undoes the peaks' phase (330)
+        return abs((p + 30 + 180) % 360 - 180)
+
+    phase, share = phase_estimate(_ridge_planes(np.random.default_rng(3), ridge=0.0) * keep)
+    assert share < RIDGE_SHARE_WARN and off(phase) <= 2
+    ridged = _ridge_planes(np.random.default_rng(3), ridge=0.6) * keep
+    phase, share = phase_estimate(ridged)
+    assert share > RIDGE_SHARE_WARN and off(phase) <= 10  # one vote per pair: 6 deg measured
+    spec = np.fft.fft2(ridged, s=(48, 32), axes=(0, 1))
+    top = np.abs(spec) >= np.quantile(np.abs(spec), 0.99)
+    assert off(-np.degrees(np.angle(spec[top].sum()))) > 20  # the magnitude-weighted sum: 25 deg measured
+
+
+def test_a_ridge_in_a_3d_data_set_is_reported():
+    from mrml.io import read
+    from mrml.io.schedule import read_schedule
+    from mrml.stages.nus3d import reconstruct_3d
+
+    data = Path(__file__).resolve().parents[2] / "data"
+    spectrum, sched = read(data / "example_hnca_nus.ft1"), read_schedule(data / "example_hnca_nuslist")
+    assert reconstruct_3d(spectrum, sched)[1].warnings == ()
+    cube = np.array(spectrum.data, dtype=np.float64)
+    n1, n2 = cube.shape[0] // 2, cube.shape[1] // 2
+    a = np.exp(1j * np.deg2rad(-60) + 2j * np.pi * 0.49 * np.arange(n1) - np.arange(n1) / 20)  # Z (axis 0)
+    b = np.exp(2j * np.pi * 0.49 * np.arange(n2) - np.arange(n2) / 15)  # Y (axis 1): S+ = a b
+    ridge = 0.6 * np.abs(cube).max()
+    for i, za in enumerate((a.real, a.imag)):  # RR, RI, IR, II as NMRPipe interleaves them
+        for j, yb in enumerate((b.real, b.imag)):
+            cube[i::2, j::2] += ridge * np.outer(za, yb)[:, :, None]
+    result, info = reconstruct_3d(spectrum.replace(data=cube.astype(np.float32)), sched)
+    assert any("ridge" in w for w in info.warnings) and info.summary()["warnings"] == list(info.warnings)
