@@ -5,11 +5,14 @@ with the spectrum of the fully sampled real data, processed without a window
 (zero fill x2, FT, the indirect phase of ``bench_nus_real.load``, real part).
 That reference carries the noise of the points that were not sampled, which no
 reconstruction can know, so coverage over all points is a lower bound; points
-above 8 noise SD ("strong") are where the band matters most.
+above 8 noise SD ("strong") are where the band matters most. Two scales are compared on
+the same reconstructions: the one calibrated for the record length alone, and the one for
+the length and the sampling fraction (cards with ``z_by_points_fraction``). With several
+``--schedules`` the figures are means (and SDs) over Poisson-gap schedules of seeds 0, 1, ...
 
 Usage::
 
-    python benchmarks/bench_nus_band_real.py [--model nusnet]
+    python benchmarks/bench_nus_band_real.py [--model nusnet] [--schedules 1]
 """
 
 from __future__ import annotations
@@ -34,14 +37,20 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="nusnet")
     ap.add_argument("--fractions", type=float, nargs="+", default=[0.125, 0.25, 0.375])
+    ap.add_argument("--schedules", type=int, default=1)
     args = ap.parse_args(argv)
+    calib = load_card(args.model)["calibration"]
     print(f"Command: `python benchmarks/bench_nus_band_real.py {' '.join(sys.argv[1:] if argv is None else argv)}`\n")
-    print("| data | sampling | coverage, all points | coverage, points > 8 noise SD |\n|---|---|---:|---:|")
+    print("| data | sampling | scale | z | coverage, all points | coverage, points > 8 noise SD |\n"
+          "|---|---|---|---:|---:|---:|")
+
+    def cell(v):
+        return f"{np.mean(v):.3f}" + (f" ± {np.std(v, ddof=1):.3f}" if len(v) > 1 else "")
+
     for name in ("hsqc", "methyl"):
         _dic, plane, p0, _edge = load(name)
         n = plane.shape[0] // 2
         td = plane[0::2].astype(np.float64) + 1j * plane[1::2]
-        z = band_scale(load_card(args.model)["calibration"], n)
 
         def spectrum(fid):
             return indirect_spectrum(fid, phase_deg=p0, window=False, shift=False)
@@ -49,11 +58,20 @@ def main(argv=None):
         ref = spectrum(td)
         strong = np.abs(ref) > 8 * 1.4826 * np.median(np.abs(ref))
         for frac in args.fractions:
-            s = poisson_gap(n, int(round(frac * n)), rng=np.random.default_rng([0, int(frac * 1000)]))
-            m = nus_net.members(td[s], s, n, phase_deg=p0, model=args.model)
-            half = nus_net.spectral_sd(m, z=z, phase_deg=p0)
-            inside = np.abs(spectrum(m.mean(0)) - ref) <= half
-            print(f"| {name} | {frac:.1%} | {inside.mean():.3f} | {inside[strong].mean():.3f} |")
+            scales = {"length": band_scale({k: v for k, v in calib.items() if k != "z_by_points_fraction"}, n),
+                      "length and fraction": band_scale(calib, n, fraction=round(frac * n) / n)}
+            cov = {k: ([], []) for k in scales}
+            for seed in range(args.schedules):
+                s = poisson_gap(n, int(round(frac * n)), rng=np.random.default_rng([seed, int(frac * 1000)]))
+                m = nus_net.members(td[s], s, n, phase_deg=p0, model=args.model)
+                err = np.abs(spectrum(m.mean(0)) - ref)
+                sd = nus_net.spectral_sd(m, phase_deg=p0)
+                for k, z in scales.items():
+                    inside = err <= z * sd
+                    cov[k][0].append(inside.mean())
+                    cov[k][1].append(inside[strong].mean())
+            for k, z in scales.items():
+                print(f"| {name} | {frac:.1%} | {k} | {z:.2f} | {cell(cov[k][0])} | {cell(cov[k][1])} |", flush=True)
 
 
 if __name__ == "__main__":

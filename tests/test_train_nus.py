@@ -53,6 +53,21 @@ def test_short_training_run_writes_a_loadable_model(tmp_path):
     assert band_scale(card["calibration"], 45) == pytest.approx(z32 + (z64 - z32) * np.log2(45 / 32))
     assert band_scale(card["calibration"], 1024) == pytest.approx(z64)
     assert card["training"]["steps"] == 30 and card["hparams"]["kind"] == "unrolled"
+    assert set(card["calibration"]["z_by_points_fraction"]) == {"32", "64"}
+
+
+def test_band_scale_interpolates_in_sampling_fraction_and_length():
+    from mrml.train_nus import band_scale
+
+    calib = {"z": 9.0, "z_by_points": {"32": 9.0, "64": 7.0},
+             "z_by_points_fraction": {"32": {"0.1375": 10.0, "0.2125": 6.0}, "64": {"0.1375": 8.0, "0.2125": 4.0}}}
+    assert band_scale(calib, 32, fraction=0.1375) == pytest.approx(10.0)
+    assert band_scale(calib, 32, fraction=0.175) == pytest.approx(8.0)
+    assert band_scale(calib, 32, fraction=0.05) == pytest.approx(10.0)  # nearest bin outside the calibrated ones
+    assert band_scale(calib, 45, fraction=0.2125) == pytest.approx(6.0 - 2.0 * np.log2(45 / 32))
+    assert band_scale(calib, 1024, fraction=0.4) == pytest.approx(4.0)
+    assert band_scale(calib, 64, fraction=np.array([0.1375, 0.2125])) == pytest.approx([8.0, 4.0])
+    assert band_scale(calib, 64) == pytest.approx(7.0)  # no fraction: the length's scale
 
 
 def test_unrolled_ist_starts_as_plain_ist_and_learning_beats_it():

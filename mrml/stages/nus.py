@@ -165,7 +165,7 @@ def reconstruct(spectrum: Spectrum, schedule=None, *, n_points: int | None = Non
 
         member_fids = nus_net.members(y, sched, n_full, phase_deg=float(phase_deg), model=model)
         full = member_fids.mean(axis=0)
-        band_z = band_scale(load_model(model)[1]["calibration"], n_full)
+        band_z = band_scale(load_model(model)[1]["calibration"], n_full, fraction=len(sched) / n_full)
     data = np.asarray(spectrum.data)
     n_cols = data.shape[1]
     out = np.empty((2 * n_full, full.shape[1]), dtype=np.float64)
