@@ -168,27 +168,44 @@ def _net(sampled, sched, shape, *, model, phases_deg=None):
         used.append(phase)
     full = from_planes(fulls[0], fulls[1])
     full[sched[:, 0], sched[:, 1]] = sampled
-    return full, np.stack(sigmas), used, band_z(card["calibration"], shape), tuple(warnings)
+    z = band_z(card["calibration"], shape, fraction=len(sched) / (n1 * n2))
+    return full, np.stack(sigmas), used, z, tuple(warnings)
 
 
-def band_z(calibration: dict, shape) -> float:
-    """The band scale for planes of ``shape`` from a model card's calibration.
+def band_z(calibration: dict, shape, *, fraction=None):
+    """The band scale for planes of ``shape`` sampled at ``fraction`` (one or an array) from a card's calibration.
 
     The scale fitted on planes of that shape when there is one. Otherwise the
     larger of the two calibrated sizes around it, or the largest of all outside
-    the calibrated range (``calibration["z"]``).
+    the calibrated range. With the card's ``z_by_shape_fraction`` and a ``fraction``,
+    each shape's scale is first interpolated linearly in the sampling fraction
+    between the calibration bins (the nearest bin outside them).
     """
-    by_shape = {tuple(int(v) for v in k.split("x")): float(z)
-                for k, z in calibration.get("z_by_shape", {}).items()}
+    table = calibration.get("z_by_shape_fraction")
+    if table and fraction is not None:
+        f = np.asarray(fraction, dtype=float)
+        by_shape = {}
+        for k, row in table.items():
+            pts = sorted((float(c), z) for c, z in row.items())
+            by_shape[tuple(int(v) for v in k.split("x"))] = np.interp(f, [c for c, _ in pts], [z for _, z in pts])
+    else:
+        by_shape = {tuple(int(v) for v in k.split("x")): float(z)
+                    for k, z in calibration.get("z_by_shape", {}).items()}
     shape = tuple(int(v) for v in shape)
     if shape in by_shape:
-        return by_shape[shape]
+        return _scalar(by_shape[shape])
     size = shape[0] * shape[1]
-    sizes = sorted((a * b, z) for (a, b), z in by_shape.items())
+    sizes = sorted(((a * b, z) for (a, b), z in by_shape.items()), key=lambda item: item[0])
     for (lo, z_lo), (hi, z_hi) in zip(sizes, sizes[1:]):
         if lo <= size <= hi:
-            return max(z_lo, z_hi)
-    return float(calibration["z"])
+            return _scalar(np.maximum(z_lo, z_hi))
+    if not by_shape:
+        return float(calibration["z"])
+    return _scalar(np.max(np.stack([np.asarray(z) for z in by_shape.values()]), axis=0))
+
+
+def _scalar(z):
+    return float(z) if np.ndim(z) == 0 else np.asarray(z)
 
 
 @dataclasses.dataclass(frozen=True)
