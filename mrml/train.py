@@ -208,9 +208,32 @@ def write_model(out: Path, model, card: dict, losses, *, half: bool = False) -> 
     np.savetxt(out / "loss.csv", np.asarray(losses), header="loss", comments="", fmt="%.6g")
     card = {**card, "weights": "weights.pt", "weights_dtype": "float16" if half else "float32",
             "sha256": hashlib.sha256(weights.read_bytes()).hexdigest(), "size_bytes": weights.stat().st_size}
-    tmp = out / "card.json.tmp"
-    tmp.write_text(json.dumps(card, indent=2))
-    os.replace(tmp, out / "card.json")
+    _write_card(out, card)
+    return card
+
+
+def _write_card(model_dir, card: dict) -> None:
+    """``card.json`` in ``model_dir``, written atomically."""
+    tmp = Path(model_dir) / "card.json.tmp"
+    tmp.write_text(json.dumps(card, indent=2) + "\n")
+    os.replace(tmp, Path(model_dir) / "card.json")
+
+
+def by_fraction_bin(fractions, edges, fit) -> dict:
+    """``fit(selection)`` for every sampling-fraction bin (``edges``) that holds examples, keyed by the bin
+    centre ("0.1375"); examples outside the edges count in the nearest bin. Used to calibrate band scales
+    per sampling fraction (:func:`mrml.train_nus.calibrate_and_validate`, the 3D counterpart)."""
+    edges = np.asarray(edges, dtype=float)
+    centres = (edges[:-1] + edges[1:]) / 2
+    which = np.clip(np.searchsorted(edges, np.asarray(fractions), side="right") - 1, 0, len(centres) - 1)
+    return {f"{c:.4f}": fit(which == b) for b, c in enumerate(centres) if np.any(which == b)}
+
+
+def rewrite_card(model_dir, card: dict, *, calibration: dict, metrics_validation: dict, note: str) -> dict:
+    """Replace a trained model's calibration and validation metrics in its ``card.json`` (atomically), with
+    ``note`` recorded in the calibration; the weights and their sha256 stay as they are."""
+    card = {**card, "calibration": {**calibration, "note": note}, "metrics_validation": metrics_validation}
+    _write_card(model_dir, card)
     return card
 
 

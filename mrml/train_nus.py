@@ -20,8 +20,8 @@ import torch
 from mrml.device import autocast as _autocast
 from mrml.errors import InputError
 from mrml.nets.nusnet import NusNetEnsemble, UnrolledIst, scale_columns
-from mrml.train import (_learning_rate, _progress, check_loss, init_from, optimiser_step, run_record, start_training,
-                        write_model)
+from mrml.train import (_learning_rate, _progress, by_fraction_bin, check_loss, init_from, optimiser_step, rewrite_card,
+                        run_record, start_training, write_model)
 
 DEFAULT_HPARAMS = {"width": 32, "dilations": [1, 2, 4, 8, 16, 32, 1, 2, 4, 8, 16, 32]}
 #: Network kinds: ``unrolled`` (IST unrolled with learned thresholds and spectral refiners; the default: it
@@ -176,16 +176,13 @@ def calibrate_and_validate(model, sims: dict, *, seed: int, n_val: int) -> tuple
     for lengths outside the calibrated ones) and ``metrics_validation``.
     """
     per, per_fraction = {}, {}
-    edges = np.asarray(FRACTION_EDGES)
-    centres = (edges[:-1] + edges[1:]) / 2
     for length, sim in sims.items():
         inp, tgt = to_inputs(sim.simulate(n_val, np.random.default_rng([seed + 1, 11, length])))
         m = predict(model, inp)
         fids, truth = m[:, :, 0] + 1j * m[:, :, 1], tgt[:, 0] + 1j * tgt[:, 1]
         per[int(length)] = calibrate(fids, truth)
-        which = np.clip(np.searchsorted(edges, inp[:, 2].mean(axis=1), side="right") - 1, 0, len(centres) - 1)
-        per_fraction[str(int(length))] = {f"{c:.4f}": calibrate(fids[:, which == b], truth[which == b])["z"]
-                                          for b, c in enumerate(centres) if np.any(which == b)}
+        per_fraction[str(int(length))] = by_fraction_bin(inp[:, 2].mean(axis=1), FRACTION_EDGES,
+                                                         lambda b: calibrate(fids[:, b], truth[b])["z"])
     first = next(iter(per.values()))
     calib = {"level": first["level"], "significant": first["significant"],
              "z_by_points": {str(k): c["z"] for k, c in per.items()}, "z": max(c["z"] for c in per.values()),
@@ -341,8 +338,6 @@ def recalibrate(model_dir, *, n_val: int = 256) -> dict:
     For weights trained before :func:`calibrate_and_validate` changed: the weights
     (and their sha256) stay as they are; the card records that this was done.
     """
-    import json
-
     from mrml.models import load_model, model_dir as find
     from simulators import get_simulator
 
@@ -352,10 +347,6 @@ def recalibrate(model_dir, *, n_val: int = 256) -> dict:
     config = dict(train["simulator_config"])
     sims = {int(n): get_simulator("nus", {**config, "n_points": int(n)}) for n in train["record_lengths"]}
     calib, val = calibrate_and_validate(model, sims, seed=int(train["seed"]), n_val=n_val)
-    calib["note"] = (f"recomputed after training by mrml.train_nus.recalibrate(n_val={n_val}) with the card's seeds; "
-                     "weights unchanged")
-    card = {**card, "calibration": calib, "metrics_validation": val}
-    tmp = d / "card.json.tmp"
-    tmp.write_text(json.dumps(card, indent=2))
-    tmp.replace(d / "card.json")
-    return card
+    return rewrite_card(d, card, calibration=calib, metrics_validation=val,
+                        note=f"recomputed after training by mrml.train_nus.recalibrate(n_val={n_val}) with the "
+                             "card's seeds; weights unchanged")

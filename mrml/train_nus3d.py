@@ -21,7 +21,8 @@ import torch
 
 from mrml.device import autocast as _autocast
 from mrml.nets.nusnet import UnrolledIst2D
-from mrml.train import _progress, check_loss, init_from, optimiser_step, run_record, start_training, write_model
+from mrml.train import (_progress, by_fraction_bin, check_loss, init_from, optimiser_step, rewrite_card, run_record,
+                        start_training, write_model)
 
 #: Plane shapes (complex points n1 x n2) trained on; a 600 MHz HNCA is typically 64 x 48.
 SHAPES = ((24, 16), (32, 24), (48, 32), (64, 48))
@@ -187,17 +188,14 @@ def calibrate_and_validate(model, sims: dict, *, seed: int, n_val: int) -> tuple
     """Band scale from planes of seed ``seed + 1`` (all shapes pooled); metrics per shape on seed ``seed + 2``."""
     fids, sigmas, truths = [], [], []
     per, per_fraction = {}, {}
-    edges = np.asarray(FRACTION_EDGES)
-    centres = (edges[:-1] + edges[1:]) / 2
     for shape, sim in sims.items():
         inp, tgt = to_inputs(sim.simulate(n_val, np.random.default_rng([seed + 1, 13, *shape])))
         f, s = predict(model, inp)
         t = tgt[:, 0] + 1j * tgt[:, 1]
         key = "x".join(map(str, shape))
         per[key] = calibrate(f, s, t)["z"]
-        which = np.clip(np.searchsorted(edges, inp[:, 2].mean(axis=(1, 2)), side="right") - 1, 0, len(centres) - 1)
-        per_fraction[key] = {f"{c:.2f}": calibrate(f[:, which == b], s[:, which == b], t[which == b])["z"]
-                             for b, c in enumerate(centres) if np.any(which == b)}
+        per_fraction[key] = by_fraction_bin(inp[:, 2].mean(axis=(1, 2)), FRACTION_EDGES,
+                                            lambda b, f=f, s=s, t=t: calibrate(f[:, b], s[:, b], t[b])["z"])
         fids.append(f)
         sigmas.append(s)
         truths.append(t)
@@ -218,8 +216,6 @@ def recalibrate(model_dir, *, n_val: int = 64) -> dict:
 
     The weights (and their sha256) stay as they are; the card records that this was done.
     """
-    import json
-
     from simulators import get_simulator
 
     from mrml.models import load_model, model_dir as find
@@ -231,13 +227,9 @@ def recalibrate(model_dir, *, n_val: int = 64) -> dict:
     sims = {tuple(int(v) for v in s): get_simulator("nus3d", {**config, "n1": int(s[0]), "n2": int(s[1])})
             for s in train["shapes"]}
     calib, val = calibrate_and_validate(model, sims, seed=int(train["seed"]), n_val=n_val)
-    calib["note"] = (f"recomputed after training by mrml.train_nus3d.recalibrate(n_val={n_val}) with the card's "
-                     "seeds; weights unchanged")
-    card = {**card, "calibration": calib, "metrics_validation": val}
-    tmp = d / "card.json.tmp"
-    tmp.write_text(json.dumps(card, indent=2) + "\n")
-    tmp.replace(d / "card.json")
-    return card
+    return rewrite_card(d, card, calibration=calib, metrics_validation=val,
+                        note=f"recomputed after training by mrml.train_nus3d.recalibrate(n_val={n_val}) with the "
+                             "card's seeds; weights unchanged")
 
 
 def train_nusnet3d(out_dir, *, steps: int = 20000, lr: float = 2e-3, seed: int = 0, pool_size: int = 1024,
