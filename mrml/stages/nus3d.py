@@ -137,7 +137,9 @@ def _ist_threads(sampled, sched, shape, *, n_iter: int, workers: int) -> np.ndar
 def _net(sampled, sched, shape, *, model, phases_deg=None):
     """Network reconstruction: full (n1, n2, 4, C) components, sigma of S+ and S- spectra (2, C, 2n1, 2n2),
     the planes' phases, the band scale and warnings."""
-    from mrml.models import load_model
+    from simulators.nmr.nus3d import PARAMS
+
+    from mrml.models import load_model, sampling_warning
     from mrml.train_nus3d import predict
 
     net, card = load_model(model)
@@ -169,6 +171,7 @@ def _net(sampled, sched, shape, *, model, phases_deg=None):
     full = from_planes(fulls[0], fulls[1])
     full[sched[:, 0], sched[:, 1]] = sampled
     z = band_z(card["calibration"], shape, fraction=len(sched) / (n1 * n2))
+    warnings += sampling_warning(card, PARAMS, len(sched) / (n1 * n2))
     return full, np.stack(sigmas), used, z, tuple(warnings)
 
 

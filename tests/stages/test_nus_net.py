@@ -117,3 +117,21 @@ def test_phase_estimate_resists_a_ridge_across_the_direct_dimension():
     top = np.abs(spec) >= np.quantile(np.abs(spec), 0.99)
     summed = -np.degrees(np.angle(spec[top].sum()))
     assert abs((summed + 30 + 180) % 360 - 180) > 20  # the magnitude-weighted sum is pulled away
+
+
+def test_sampling_outside_the_trained_range_is_reported():
+    from pathlib import Path
+
+    from mrml.io import read
+    from mrml.io.schedule import read_schedule
+    from mrml.stages.nus import reconstruct
+
+    data = Path(__file__).resolve().parents[2] / "data"
+    spectrum, sched = read(data / "example_hsqc_nus.ft1"), read_schedule(data / "example_hsqc_nuslist")
+    assert reconstruct(spectrum, sched, method="net")[1].warnings == ()  # 25 %: inside 10-40 %
+    from mrml.io.nmrpipe import _resized_header, from_pipe
+
+    rows = np.asarray(spectrum.data)[:2 * 8]  # the first 8 sampled of 128 points: 6.25 %
+    sparse = from_pipe(_resized_header(dict(spectrum.header), rows), rows)
+    _, info = reconstruct(sparse, sched[:8], n_points=128, method="net")
+    assert len(info.warnings) == 1 and "6.2% lies outside the 10%-40%" in info.warnings[0]
