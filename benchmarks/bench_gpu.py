@@ -116,7 +116,7 @@ def nus3d_rows(n: int, seed: int, shape=(64, 48)):
     return rows
 
 
-def train_rows(seconds: float, scales=(1,)):
+def train_rows(seconds: float, scales=(1,), names=("deernet", "nusnet", "nusnet3d")):
     """(label, steps/s, examples/s, ratio of examples/s to the CPU's, note) per trainer, device and batch scale.
 
     The CPU runs the shipped configuration; CUDA runs it with the batch ``scale`` times larger, since
@@ -137,6 +137,8 @@ def train_rows(seconds: float, scales=(1,)):
     }
     rows = []
     for name, (run, batch, per) in runs.items():
+        if name not in names:
+            continue
         base = None
         plan = [("cpu", 1)] + ([("cuda", k) for k in scales] if torch.cuda.is_available() else [])
         for device, scale in plan:
@@ -159,6 +161,7 @@ def main(argv=None):
     ap.add_argument("--train-s", type=float, default=30.0)
     ap.add_argument("--skip-train", action="store_true")
     ap.add_argument("--batch-scales", type=int, nargs="+", default=[1, 8], help="CUDA training batch multiples")
+    ap.add_argument("--trainers", nargs="+", default=["deernet", "nusnet", "nusnet3d"])
     args = ap.parse_args(argv)
     from mrml.device import cpu_threads
 
@@ -173,7 +176,7 @@ def main(argv=None):
             print(f"{label:28s} {sec:10.2e} {base / sec:7.1f}x {diff:11.2e}  {quality}", flush=True)
     if not args.skip_train:
         print(f"{'training':28s} {'steps/s':>10s} {'examples/s':>11s} {'vs CPU':>8s}")
-        for label, rate, examples, ratio, note in train_rows(args.train_s, args.batch_scales):
+        for label, rate, examples, ratio, note in train_rows(args.train_s, args.batch_scales, args.trainers):
             print(f"{label:28s} {rate:10.1f} {examples:11.0f} {ratio:7.1f}x  {note}", flush=True)
 
 

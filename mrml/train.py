@@ -34,21 +34,29 @@ DEFAULT_HPARAMS = {"hidden": 256, "n_layers": 3}
 
 
 class _Pool:
-    """Examples in memory; members draw independent minibatches; rows are replaced as new data arrive."""
+    """Examples held on the training device; members draw independent minibatches; rows are replaced as new
+    data arrive.
 
-    def __init__(self, x, p):
-        self.x, self.p = x, p
+    On a GPU the pool lives in its memory, so a step gathers its batch there instead of copying it from
+    the host (at large batches the host gather and copy set the pace). Indices come from the numpy
+    generator either way, so the batches are the same on every device.
+    """
+
+    def __init__(self, x, p, device):
+        self.device = device
+        self.x, self.p = (torch.as_tensor(np.asarray(a, dtype=np.float32), device=device) for a in (x, p))
         self.cursor = 0
 
     def replace(self, x, p):
         n = len(x)
-        idx = (self.cursor + np.arange(n)) % len(self.x)
-        self.x[idx], self.p[idx] = x, p
+        idx = torch.as_tensor((self.cursor + np.arange(n)) % len(self.x), device=self.device)
+        self.x[idx] = torch.as_tensor(np.asarray(x, dtype=np.float32), device=self.device)
+        self.p[idx] = torch.as_tensor(np.asarray(p, dtype=np.float32), device=self.device)
         self.cursor = int((self.cursor + n) % len(self.x))
 
     def draw(self, rng, n_members, batch_size):
-        idx = rng.integers(0, len(self.x), (n_members, batch_size))
-        return self.x[idx], self.p[idx]
+        idx = torch.as_tensor(rng.integers(0, len(self.x), n_members * batch_size), device=self.device)
+        return (a.index_select(0, idx).reshape(n_members, batch_size, -1) for a in (self.x, self.p))
 
 
 def _store_batches(path, rng):
@@ -290,7 +298,7 @@ def train_deernet(out_dir, *, data=None, ensemble: int = 16, steps: int = 20000,
         x, p = more(8192)
         xs.append(x)
         ps.append(p)
-    pool = _Pool(np.concatenate(xs)[:pool_size], np.concatenate(ps)[:pool_size])
+    pool = _Pool(np.concatenate(xs)[:pool_size], np.concatenate(ps)[:pool_size], dev)
     t_pool = time.time() - t_start
 
     if start is None:
@@ -310,8 +318,6 @@ def train_deernet(out_dir, *, data=None, ensemble: int = 16, steps: int = 20000,
         if refresh and step % refresh_every == 0:
             pool.replace(*more(refresh))
         xb, pb = pool.draw(rng, ensemble, batch_size)
-        xb = torch.as_tensor(xb, device=dev)
-        pb = torch.as_tensor(pb, device=dev)
         with _autocast(dev):
             pred = model(xb)
         loss = _loss(pred.float(), pb, l1_weight)
