@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_nus_real import load  # noqa: E402
+from bench_nus_real import load, mean_sd  # noqa: E402
 
 
 def main(argv=None):
@@ -43,9 +43,6 @@ def main(argv=None):
     print(f"Command: `python benchmarks/bench_nus_band_real.py {' '.join(sys.argv[1:] if argv is None else argv)}`\n")
     print("| data | sampling | scale | z | coverage, all points | coverage, points > 8 noise SD |\n"
           "|---|---|---|---:|---:|---:|")
-
-    def cell(v):
-        return f"{np.mean(v):.3f}" + (f" ± {np.std(v, ddof=1):.3f}" if len(v) > 1 else "")
 
     for name in ("hsqc", "methyl"):
         _dic, plane, p0, _edge = load(name)
@@ -71,7 +68,8 @@ def main(argv=None):
                     cov[k][0].append(inside.mean())
                     cov[k][1].append(inside[strong].mean())
             for k, z in scales.items():
-                print(f"| {name} | {frac:.1%} | {k} | {z:.2f} | {cell(cov[k][0])} | {cell(cov[k][1])} |", flush=True)
+                cells = " | ".join(mean_sd(v) for v in cov[k])
+                print(f"| {name} | {frac:.1%} | {k} | {z:.2f} | {cells} |", flush=True)
 
 
 if __name__ == "__main__":

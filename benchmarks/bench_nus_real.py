@@ -117,15 +117,18 @@ METRICS = (("nrmsd", "{:.3f}", "lower"), ("peak_corr", "{:.3f}", "higher"), ("ar
            ("median_height_error", "{:.2%}", "lower"))
 
 
+def mean_sd(values, fmt: str = "{:.3f}") -> str:
+    """``mean ± SD`` of several values (sample SD), or the value alone."""
+    v = np.asarray(values, dtype=float)
+    return fmt.format(v.mean()) + (" ± " + fmt.format(v.std(ddof=1)) if v.size > 1 else "")
+
+
 def _cells(results):
     """Table cells of one method: each metric's mean (SD over schedules when there are several), seconds."""
     cells = []
     for key, fmt, _ in METRICS:
-        v = np.array([s[key] for s, _ in results], dtype=float)
-        text = fmt.format(v.mean()) if key != "artefact_peaks" or len(v) > 1 else str(int(v[0]))
-        if len(v) > 1:
-            text += " ± " + fmt.format(v.std(ddof=1))
-        cells.append(text)
+        v = [s[key] for s, _ in results]
+        cells.append(str(int(v[0])) if key == "artefact_peaks" and len(v) == 1 else mean_sd(v, fmt))
     cells.append(f"{np.median([t for _, times in results for t in times]):.2f}")
     return cells
 

@@ -90,15 +90,3 @@ def load_model(name_or_path="deernet", *, device: str | None = None):
         device = str(pick_device())
     return _load(str(model_dir(name_or_path).resolve()), device)
 
-
-def sampling_warning(card: dict, params, fraction: float) -> list[str]:
-    """A warning (list of at most one) when ``fraction`` lies outside the sampling fractions a NUS network's
-    training simulator drew (``params``: that simulator's declared parameters; the card's ranges override them).
-    """
-    name = "sampling_frac"
-    low, high = card["training"].get("simulator_config", {}).get("ranges", {}).get(name) or next(
-        (p.low, p.high) for p in params if p.name == name)
-    if low <= fraction <= high:
-        return []
-    return [f"sampling fraction {fraction:.1%} lies outside the {low:.0%}-{high:.0%} the network was trained on; "
-            "its reconstruction and band are extrapolated"]

@@ -237,6 +237,13 @@ def by_fraction_bin(fractions, edges, fit) -> dict:
     return {f"{c:.4f}": fit(which == b) for b, c in enumerate(centres) if np.any(which == b)}
 
 
+def at_fraction(by_bin: dict, fraction):
+    """A :func:`by_fraction_bin` table's value at ``fraction`` (one or an array): linear between bin centres,
+    the nearest bin's outside them."""
+    centres = sorted(by_bin, key=float)
+    return np.interp(np.asarray(fraction, dtype=float), [float(c) for c in centres], [by_bin[c] for c in centres])
+
+
 def rewrite_card(model_dir, card: dict, *, calibration: dict, metrics_validation: dict, note: str) -> dict:
     """Replace a trained model's calibration and validation metrics in its ``card.json`` (atomically), with
     ``note`` recorded in the calibration; the weights and their sha256 stay as they are."""

@@ -20,8 +20,8 @@ import torch
 from mrml.device import autocast as _autocast
 from mrml.errors import InputError
 from mrml.nets.nusnet import NusNetEnsemble, UnrolledIst, scale_columns
-from mrml.train import (_learning_rate, _progress, by_fraction_bin, check_loss, init_from, optimiser_step, rewrite_card,
-                        run_record, start_training, write_model)
+from mrml.train import (_learning_rate, _progress, at_fraction, by_fraction_bin, check_loss, init_from,
+                        optimiser_step, rewrite_card, run_record, start_training, write_model)
 
 DEFAULT_HPARAMS = {"width": 32, "dilations": [1, 2, 4, 8, 16, 32, 1, 2, 4, 8, 16, 32]}
 #: Network kinds: ``unrolled`` (IST unrolled with learned thresholds and spectral refiners; the default: it
@@ -204,12 +204,8 @@ def band_scale(calib: dict, n_points: int, *, fraction=None):
     """
     table = calib.get("z_by_points_fraction")
     if table and fraction is not None:
-        f = np.asarray(fraction, dtype=float)
         pts = sorted(int(k) for k in table)
-        per_length = []
-        for k in pts:
-            row = sorted((float(c), z) for c, z in table[str(k)].items())
-            per_length.append(np.interp(f, [c for c, _ in row], [z for _, z in row]))
+        per_length = [at_fraction(table[str(k)], fraction) for k in pts]
         x = np.log2(n_points)
         if x <= np.log2(pts[0]) or len(pts) == 1:
             out = per_length[0]

@@ -160,16 +160,14 @@ def reconstruct(spectrum: Spectrum, schedule=None, *, n_points: int | None = Non
                 warnings.append(f"{share:.0%} of the strongest points lie in 5 % of the rows (a ridge artefact?); "
                                 f"the indirect phase was estimated with one vote per row ({phase_deg:g} deg); "
                                 "check it and give --phase")
-        from mrml.models import load_model, sampling_warning
+        from mrml.models import load_model
         from mrml.train_nus import band_scale
-
-        from simulators.nmr.nus import PARAMS
 
         member_fids = nus_net.members(y, sched, n_full, phase_deg=float(phase_deg), model=model)
         full = member_fids.mean(axis=0)
         card = load_model(model)[1]
         band_z = band_scale(card["calibration"], n_full, fraction=len(sched) / n_full)
-        warnings += sampling_warning(card, PARAMS, len(sched) / n_full)
+        warnings += nus_net.sampling_warning(card, len(sched) / n_full)
     data = np.asarray(spectrum.data)
     n_cols = data.shape[1]
     out = np.empty((2 * n_full, full.shape[1]), dtype=np.float64)

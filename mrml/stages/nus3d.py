@@ -137,9 +137,8 @@ def _ist_threads(sampled, sched, shape, *, n_iter: int, workers: int) -> np.ndar
 def _net(sampled, sched, shape, *, model, phases_deg=None):
     """Network reconstruction: full (n1, n2, 4, C) components, sigma of S+ and S- spectra (2, C, 2n1, 2n2),
     the planes' phases, the band scale and warnings."""
-    from simulators.nmr.nus3d import PARAMS
-
-    from mrml.models import load_model, sampling_warning
+    from mrml.models import load_model
+    from mrml.stages.nus_net import sampling_warning
     from mrml.train_nus3d import predict
 
     net, card = load_model(model)
@@ -171,7 +170,7 @@ def _net(sampled, sched, shape, *, model, phases_deg=None):
     full = from_planes(fulls[0], fulls[1])
     full[sched[:, 0], sched[:, 1]] = sampled
     z = band_z(card["calibration"], shape, fraction=len(sched) / (n1 * n2))
-    warnings += sampling_warning(card, PARAMS, len(sched) / (n1 * n2))
+    warnings += sampling_warning(card, len(sched) / (n1 * n2))
     return full, np.stack(sigmas), used, z, tuple(warnings)
 
 
@@ -186,11 +185,9 @@ def band_z(calibration: dict, shape, *, fraction=None):
     """
     table = calibration.get("z_by_shape_fraction")
     if table and fraction is not None:
-        f = np.asarray(fraction, dtype=float)
-        by_shape = {}
-        for k, row in table.items():
-            pts = sorted((float(c), z) for c, z in row.items())
-            by_shape[tuple(int(v) for v in k.split("x"))] = np.interp(f, [c for c, _ in pts], [z for _, z in pts])
+        from mrml.train import at_fraction
+
+        by_shape = {tuple(int(v) for v in k.split("x")): at_fraction(row, fraction) for k, row in table.items()}
     else:
         by_shape = {tuple(int(v) for v in k.split("x")): float(z)
                     for k, z in calibration.get("z_by_shape", {}).items()}

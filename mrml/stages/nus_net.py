@@ -80,6 +80,19 @@ def _strongest(spec) -> np.ndarray:
     return mag >= np.quantile(mag, 0.99)
 
 
+def sampling_warning(card: dict, fraction: float) -> list[str]:
+    """A warning (list of at most one) when ``fraction`` lies outside the sampling fractions that a NUS
+    network's training simulator drew (the card's simulator, with the card's configuration)."""
+    from simulators import get_simulator
+
+    train = card["training"]
+    frac = get_simulator(train["simulator"], train["simulator_config"]).param("sampling_frac")
+    if frac.low <= fraction <= frac.high:
+        return []
+    return [f"sampling fraction {fraction:.1%} lies outside the {frac.low:.0%}-{frac.high:.0%} the network was "
+            "trained on; its reconstruction and band are extrapolated"]
+
+
 def _phase_of(total, step_deg: float) -> float:
     """The phase ``-arg(total)`` in degrees, rounded to ``step_deg``, in [0, 360)."""
     return float(np.round(-np.degrees(np.angle(total)) / step_deg) * step_deg % 360.0)

@@ -68,6 +68,10 @@ class NusSimulator:
         self._params = {p.name: p.with_range(*merged["ranges"][p.name]) if p.name in merged["ranges"] else p
                         for p in PARAMS}
 
+    def param(self, name: str):
+        """The parameter declaration in force (with overridden range)."""
+        return self._params[name]
+
     @classmethod
     def from_overrides(cls, overrides: Mapping[str, Any]) -> "NusSimulator":
         return cls(merge_config(DEFAULTS, PARAMS, overrides))
