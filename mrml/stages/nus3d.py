@@ -139,7 +139,7 @@ def _net(sampled, sched, shape, *, model, phases_deg=None):
     the planes' phases, the band scale and warnings."""
     from mrml.models import load_model
     from mrml.stages.nus_net import sampling_warning
-    from mrml.train_nus3d import predict
+    from mrml.train_nus3d import plane_snr, predict
 
     net, card = load_model(model)
     if card.get("architecture") != "nusnet3d":
@@ -147,7 +147,7 @@ def _net(sampled, sched, shape, *, model, phases_deg=None):
     n1, n2 = shape
     mask = np.zeros((n1, n2), dtype=np.float32)
     mask[sched[:, 0], sched[:, 1]] = 1.0
-    fulls, sigmas, used, warnings = [], [], [], []
+    fulls, sigmas, used, snrs, warnings = [], [], [], [], []
     for k, s in enumerate(to_planes(sampled)):  # (n_sampled, C) complex each
         plane = np.zeros((n1, n2, s.shape[-1]), dtype=np.complex128)
         plane[sched[:, 0], sched[:, 1]] = s
@@ -164,14 +164,18 @@ def _net(sampled, sched, shape, *, model, phases_deg=None):
         inp = np.stack([plane.real, plane.imag, np.broadcast_to(mask, plane.shape)], axis=1).astype(np.float32)
         fids, sig = predict(net, inp)  # (K, C, n1, n2), (K, C, 2n1, 2n2)
         fulls.append(np.moveaxis(fids.mean(axis=0) / rot, 0, -1))  # (n1, n2, C)
-        spread = np.var(np.fft.fft2(fids, s=(2 * n1, 2 * n2)), axis=0) if fids.shape[0] > 1 else 0.0
-        sigmas.append(np.sqrt(np.mean(sig ** 2, axis=0) + spread))
+        spec = np.fft.fft2(fids, s=(2 * n1, 2 * n2))
+        sd = np.sqrt(np.mean(sig ** 2, axis=0) + (np.var(spec, axis=0) if fids.shape[0] > 1 else 0.0))
+        sigmas.append(sd)
+        snrs.append(plane_snr(spec.mean(axis=0), sd))
         used.append(phase)
     full = from_planes(fulls[0], fulls[1])
     full[sched[:, 0], sched[:, 1]] = sampled
-    z = band_z(card["calibration"], shape, fraction=len(sched) / (n1 * n2))
-    warnings += sampling_warning(card, len(sched) / (n1 * n2))
-    return full, np.stack(sigmas), used, z, tuple(warnings)
+    fraction = len(sched) / (n1 * n2)
+    z = band_z(card["calibration"], shape, fraction=fraction)
+    factor = np.max([band_factor(card["calibration"], fraction, snr) for snr in snrs], axis=0)  # per column
+    warnings += sampling_warning(card, fraction)
+    return full, np.stack(sigmas), used, z, factor, tuple(warnings)
 
 
 def band_z(calibration: dict, shape, *, fraction=None):
@@ -204,6 +208,23 @@ def band_z(calibration: dict, shape, *, fraction=None):
     return _scalar(np.max(np.stack([np.asarray(z) for z in by_shape.values()]), axis=0))
 
 
+def band_factor(calibration: dict, fraction, snr):
+    """Widening of the band for planes sampled at ``fraction`` whose SNR (:func:`mrml.train_nus3d.plane_snr`) is
+    ``snr`` (one or arrays of the same shape): the card's ``snr_factor_by_fraction``, linear between fraction bins,
+    stepwise in SNR; 1 for cards without it."""
+    table = calibration.get("snr_factor_by_fraction")
+    snr = np.asarray(snr, dtype=float)
+    if not table:
+        return np.ones_like(snr)
+    from mrml.train import at_fraction
+
+    n_bins = len(next(iter(table.values())))
+    per_bin = np.stack([at_fraction({k: v[b] for k, v in table.items()}, fraction) * np.ones_like(snr)
+                        for b in range(n_bins)])
+    which = np.searchsorted(np.asarray(calibration["snr_edges"], dtype=float), snr)
+    return np.take_along_axis(per_bin, which[None], axis=0)[0]
+
+
 def _scalar(z):
     return float(z) if np.ndim(z) == 0 else np.asarray(z)
 
@@ -221,6 +242,8 @@ class Reconstruction3D:
     phases_deg: list | None = None
     band_z: float | None = None
     sigma: np.ndarray | None = dataclasses.field(default=None, repr=False)
+    #: per direct-dimension column, the band's widening for its planes' SNR (:func:`band_factor`), >= 1
+    band_factor: np.ndarray | None = dataclasses.field(default=None, repr=False)
     #: sampled pairs in array axis order (z, y), i.e. the nuslist's columns swapped
     schedule: np.ndarray | None = dataclasses.field(default=None, repr=False)
     warnings: tuple = ()
@@ -234,6 +257,10 @@ class Reconstruction3D:
             out["plane_phases_deg"] = [float(p) for p in self.phases_deg]
         if self.band_z is not None:
             out["band_z"] = round(float(self.band_z), 4)
+        if self.band_factor is not None and self.band_factor.size:
+            out["band_snr_factor"] = {"min": round(float(self.band_factor.min()), 3),
+                                      "max": round(float(self.band_factor.max()), 3),
+                                      "columns_widened": int(np.sum(self.band_factor > 1.0))}
         out["warnings"] = list(self.warnings)
         return out
 
@@ -265,14 +292,14 @@ def reconstruct_3d(spectrum: Spectrum, schedule, *, method: str = "net", n_iter:
     sched, n1, n2 = _check(spectrum, schedule)
     start = time.perf_counter()
     sampled = _pairs(spectrum.data, sched)
-    phases = z = sigma = None
+    phases = z = sigma = factor = None
     warnings = ()
     if method == "ist":
         from mrml.device import cpu_threads
 
         full = _ist_threads(sampled, sched, (n1, n2), n_iter=n_iter, workers=int(workers or cpu_threads()))
     else:
-        full, sigma, phases, z, warnings = _net(sampled, sched, (n1, n2), model=model)
+        full, sigma, phases, z, factor, warnings = _net(sampled, sched, (n1, n2), model=model)
     data = np.asarray(spectrum.data)
     cols = interleave(full)
     nx = data.shape[2]
@@ -280,7 +307,8 @@ def reconstruct_3d(spectrum: Spectrum, schedule, *, method: str = "net", n_iter:
     result = spectrum.replace(data=out.astype(data.dtype),
                               step=f"reconstruct 3D: {method}, {len(sched)} of {n1} x {n2} pairs")
     info = Reconstruction3D(spectrum.source, method, len(sched), (n1, n2), time.perf_counter() - start,
-                            phases_deg=phases, band_z=z, sigma=sigma, schedule=sched, warnings=warnings)
+                            phases_deg=phases, band_z=z, sigma=sigma, band_factor=factor, schedule=sched,
+                            warnings=warnings)
     return result, info
 
 
@@ -378,7 +406,8 @@ def band_cube(result: Spectrum, info: Reconstruction3D) -> Spectrum:
     n1, n2 = info.shape
     plus, minus = info.sigma  # (C, 2 n1, 2 n2) each
     minus_mirror = minus[:, (-np.arange(2 * n1)) % (2 * n1), :]
-    band = info.band_z * 0.5 * np.sqrt(plus ** 2 + minus_mirror ** 2)  # (C, k1, k2)
+    factor = np.ones(len(plus)) if info.band_factor is None else np.asarray(info.band_factor)
+    band = info.band_z * factor[:, None, None] * 0.5 * np.sqrt(plus ** 2 + minus_mirror ** 2)  # (C, k1, k2)
     data = np.asarray(result.data)
     nx = data.shape[2]
     band = band[:nx]  # a complex direct dimension: the columns of its real part
