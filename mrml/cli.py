@@ -491,7 +491,7 @@ def reconstruct(inputs, schedule_path, output, out_dir, method, phase_deg, model
             if band_dst is not None:
                 from mrml.stages.nus_net import uncertainty_plane
 
-                write(band_dst, uncertainty_plane(result, info.members, phase_deg=info.phase_deg, z=info.band_z))
+                write(band_dst, uncertainty_plane(result, info.members, phase_deg=info.phase_deg, z=info.column_z()))
                 summary["uncertainty"] = str(band_dst)
             if fig_dst is not None:
                 _nus_plot(result, info, fig_dst)
@@ -581,7 +581,9 @@ def _nus_plot(result, info, path):
     sched = np.asarray(info.schedule)
     members = None if info.members is None else info.members[:, :, :n_cols]
     phase = info.phase_deg if info.phase_deg is not None else 0.0
-    fig = nus_figure(full[sched], sched, full, phase_deg=phase, members=members, z=info.band_z,
+    z = info.column_z()
+    fig = nus_figure(full[sched], sched, full, phase_deg=phase, members=members,
+                     z=z[:n_cols] if np.ndim(z) else z,
                      title=f"{path.stem}: {info.method}, {info.n_sampled} of {info.n_points} points "
                            f"({info.sampling_fraction:.1%})")
     save_figure(fig, path)

@@ -79,7 +79,7 @@ def nus3d_figure(sampled, result, info, *, title: str | None = None):
     return fig
 
 
-def nus_figure(sampled_td, schedule, full_td, *, phase_deg: float = 0.0, members=None, z: float | None = None,
+def nus_figure(sampled_td, schedule, full_td, *, phase_deg: float = 0.0, members=None, z=None,
                title: str | None = None):
     """NUS before and after: zero-filled and reconstructed indirect spectra as contour maps (points).
 

@@ -244,6 +244,49 @@ def at_fraction(by_bin: dict, fraction):
     return np.interp(np.asarray(fraction, dtype=float), [float(c) for c in centres], [by_bin[c] for c in centres])
 
 
+def snr_factor_table(fraction, snr, rel_all, rel_strong, *, fraction_edges, snr_edges, level: float = 0.95,
+                     min_strong: int = 50) -> dict:
+    """Band widening factors per sampling-fraction bin and signal-to-noise bin, fitted on held-out simulations.
+
+    ``fraction`` and ``snr`` hold one value per calibration example (a column or plane); ``rel_all`` and
+    ``rel_strong`` its |error| / calibrated half-width at all points and at its strong points (the truth above
+    several noise SD). The factor ``g >= 1`` of a cell is the smallest that covers ``level`` of the cell's points
+    and, where it holds at least ``min_strong`` of them, of its strong points. Examples below the first SNR edge
+    rarely hold a strong point, so noise-only ones, which fall there too, keep their band. Returns the card
+    entries ``snr_edges`` and ``snr_factor_by_fraction`` (per fraction bin, one factor per SNR bin).
+    """
+    snr_bin = np.searchsorted(snr_edges, np.asarray(snr, dtype=float))
+
+    def cell_factors(sel):
+        g = []
+        for b in range(len(snr_edges) + 1):
+            idx = np.flatnonzero(sel & (snr_bin == b))
+            needs = [np.quantile(np.concatenate([rel_all[i] for i in idx]), level)] if idx.size else []
+            strong = np.concatenate([rel_strong[i] for i in idx]) if idx.size else np.empty(0)
+            if strong.size >= min_strong:
+                needs.append(np.quantile(strong, level))
+            g.append(float(max([1.0, *needs])))
+        return g
+
+    return {"snr_edges": [float(e) for e in snr_edges],
+            "snr_factor_by_fraction": by_fraction_bin(fraction, fraction_edges, cell_factors)}
+
+
+def snr_factor(calibration: dict, fraction, snr):
+    """Band widening for examples sampled at ``fraction`` with signal-to-noise ``snr`` (one or arrays): the
+    card's ``snr_factor_by_fraction`` (:func:`snr_factor_table`), linear between fraction bins, stepwise in SNR;
+    1 for cards without it."""
+    table = calibration.get("snr_factor_by_fraction")
+    snr = np.asarray(snr, dtype=float)
+    if not table:
+        return np.ones_like(snr)
+    n_bins = len(next(iter(table.values())))
+    per_bin = np.stack([at_fraction({k: v[b] for k, v in table.items()}, fraction) * np.ones_like(snr)
+                        for b in range(n_bins)])
+    which = np.searchsorted(np.asarray(calibration["snr_edges"], dtype=float), snr)
+    return np.take_along_axis(per_bin, which[None], axis=0)[0]
+
+
 def rewrite_card(model_dir, card: dict, *, calibration: dict, metrics_validation: dict, note: str) -> dict:
     """Replace a trained model's calibration and validation metrics in its ``card.json`` (atomically), with
     ``note`` recorded in the calibration; the weights and their sha256 stay as they are."""

@@ -22,7 +22,7 @@ import torch
 from mrml.device import autocast as _autocast
 from mrml.nets.nusnet import UnrolledIst2D
 from mrml.train import (_progress, by_fraction_bin, check_loss, init_from, optimiser_step, rewrite_card, run_record,
-                        start_training, write_model)
+                        snr_factor, snr_factor_table, start_training, write_model)
 
 #: Plane shapes (complex points n1 x n2) trained on; a 600 MHz HNCA is typically 64 x 48.
 SHAPES = ((24, 16), (32, 24), (48, 32), (64, 48))
@@ -231,47 +231,29 @@ def _relative_needs(model, sims, calibration, *, seed: int, n: int):
     return rows
 
 
-def fit_snr_factors(model, sims, calibration, *, seed: int, n: int, level: float = 0.95,
-                    min_strong: int = 50) -> dict:
-    """Widening factors of the band per sampling-fraction bin and plane-SNR bin (:data:`SNR_EDGES`).
+def fit_snr_factors(model, sims, calibration, *, seed: int, n: int) -> dict:
+    """Widening factors of the band per sampling-fraction bin and plane-SNR bin (:func:`mrml.train.snr_factor_table`).
 
-    The per-shape, per-fraction scale covers ``level`` of the calibration planes' points, but those planes are
-    mostly of high SNR: at the peaks of sparse, low-SNR planes, where the network misses or shrinks weak lines,
-    its learned error SD falls short (held-out 64 x 48 planes at 8-20 % sampling and peak SNR 10-30: 0.73 of the
-    strong points covered). The factor ``g >= 1`` of a cell is the smallest that covers ``level`` of the cell's
-    points and, where it holds at least ``min_strong`` of them, of its strong points (:data:`STRONG_SD`). Planes
-    below the first edge rarely hold a strong point (their true peaks are under about 8 SD), so noise-only planes,
-    which fall there too, keep their band.
-    Fitted on ``n`` planes per shape from ``sims`` (noisier than the prior: :data:`SNR_CALIBRATION_NOISE`).
+    The per-shape, per-fraction scale covers 95 % of the calibration planes' points, but those planes are mostly
+    of high SNR: at the peaks of sparse, low-SNR planes, where the network misses or shrinks weak lines, its
+    learned error SD falls short (held-out 64 x 48 planes at 8-20 % sampling and peak SNR 10-30: 0.73 of the
+    strong points covered). Fitted on ``n`` planes per shape from ``sims`` (noisier than the prior:
+    :data:`SNR_CALIBRATION_NOISE`).
     """
     rows = _relative_needs(model, sims, calibration, seed=seed, n=n)
-    frac = np.array([r[0] for r in rows])
-    sbin = np.searchsorted(SNR_EDGES, np.array([r[1] for r in rows]))
-
-    def cell_factors(sel):
-        g = []
-        for b in range(len(SNR_EDGES) + 1):
-            idx = np.flatnonzero(sel & (sbin == b))
-            needs = [np.quantile(np.concatenate([rows[i][2] for i in idx]), level)] if idx.size else []
-            strong = np.concatenate([rows[i][3] for i in idx]) if idx.size else np.empty(0)
-            if strong.size >= min_strong:
-                needs.append(np.quantile(strong, level))
-            g.append(float(max([1.0, *needs])))
-        return g
-
-    return {"snr_edges": list(SNR_EDGES), "snr_factor_by_fraction": by_fraction_bin(frac, FRACTION_EDGES, cell_factors),
-            "snr_factor_note": f"fitted on {n} planes per shape, noise {SNR_CALIBRATION_NOISE} of the largest line; "
-                               f"strong points above {STRONG_SD:g} noise SD of the full spectrum"}
+    table = snr_factor_table([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows],
+                             [r[3] for r in rows], fraction_edges=FRACTION_EDGES, snr_edges=SNR_EDGES)
+    return {**table, "snr_factor_note": f"fitted on {n} planes per shape, noise {SNR_CALIBRATION_NOISE} of the "
+                                        f"largest line; strong points above {STRONG_SD:g} noise SD of the full "
+                                        "spectrum"}
 
 
 def snr_coverage(model, sims, calibration, *, seed: int, n: int) -> dict:
     """Coverage of strong points and of all points per plane-SNR bin, with and without the SNR factor."""
-    from mrml.stages.nus3d import band_factor
-
     rows = _relative_needs(model, sims, calibration, seed=seed, n=n)
     frac = np.array([r[0] for r in rows])
     snr = np.array([r[1] for r in rows])
-    g = band_factor(calibration, frac, snr)
+    g = snr_factor(calibration, frac, snr)
     sbin = np.searchsorted(SNR_EDGES, snr)
     out = {}
     labels = [f"<{SNR_EDGES[0]:g}"] + [f"{a:g}-{b:g}" for a, b in zip(SNR_EDGES, SNR_EDGES[1:])] + [

@@ -37,9 +37,20 @@ class ReconstructionResult:
     members: np.ndarray | None = dataclasses.field(default=None, repr=False)
     schedule: np.ndarray | None = dataclasses.field(default=None, repr=False)
     warnings: tuple = ()
+    #: net: per column, the band's widening for the column's SNR (:func:`mrml.train.snr_factor`), >= 1
+    band_factor: np.ndarray | None = dataclasses.field(default=None, repr=False)
 
     def summary(self) -> dict:
-        return {k: v for k, v in dataclasses.asdict(self).items() if k not in ("members", "schedule")}
+        out = {k: v for k, v in dataclasses.asdict(self).items() if k not in ("members", "schedule", "band_factor")}
+        if self.band_factor is not None and self.band_factor.size:
+            out["band_snr_factor"] = {"min": round(float(self.band_factor.min()), 3),
+                                      "max": round(float(self.band_factor.max()), 3),
+                                      "columns_widened": int(np.sum(self.band_factor > 1.0))}
+        return out
+
+    def column_z(self):
+        """Band scale of every column: ``band_z`` times the column's SNR factor (``band_z`` alone without one)."""
+        return self.band_z if self.band_factor is None else self.band_z * self.band_factor
 
 
 def indirect_spectrum(td, *, phase_deg: float = 0.0, window: bool = True, shift: bool = True,
@@ -145,7 +156,7 @@ def reconstruct(spectrum: Spectrum, schedule=None, *, n_points: int | None = Non
     validate_schedule(sched, shape=n_full, source="schedule")
     start = time.perf_counter()
     y = sampled_points(spectrum, sched)
-    member_fids = band_z = None
+    member_fids = band_z = factor = None
     warnings: list[str] = []
     if method == "ist":
         full = ist(y, sched, n_full, n_iter=n_iter)
@@ -161,12 +172,15 @@ def reconstruct(spectrum: Spectrum, schedule=None, *, n_points: int | None = Non
                                 f"the indirect phase was estimated with one vote per row ({phase_deg:g} deg); "
                                 "check it and give --phase")
         from mrml.models import load_model
-        from mrml.train_nus import band_scale
+        from mrml.train import snr_factor
+        from mrml.train_nus import band_scale, column_snr
 
         member_fids = nus_net.members(y, sched, n_full, phase_deg=float(phase_deg), model=model)
         full = member_fids.mean(axis=0)
         card = load_model(model)[1]
         band_z = band_scale(card["calibration"], n_full, fraction=len(sched) / n_full)
+        snr = column_snr(indirect_spectrum(full, phase_deg=float(phase_deg), window=False, shift=False))
+        factor = snr_factor(card["calibration"], len(sched) / n_full, snr)
         warnings += nus_net.sampling_warning(card, len(sched) / n_full)
     data = np.asarray(spectrum.data)
     n_cols = data.shape[1]
@@ -185,4 +199,4 @@ def reconstruct(spectrum: Spectrum, schedule=None, *, n_points: int | None = Non
     seconds = time.perf_counter() - start
     return result, ReconstructionResult(spectrum.source, method, len(sched), n_full, len(sched) / n_full, seconds,
                                         None if phase_deg is None else float(phase_deg), band_z, member_fids,
-                                        sched, tuple(warnings))
+                                        sched, tuple(warnings), factor)

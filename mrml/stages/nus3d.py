@@ -139,6 +139,7 @@ def _net(sampled, sched, shape, *, model, phases_deg=None):
     the planes' phases, the band scale and warnings."""
     from mrml.models import load_model
     from mrml.stages.nus_net import sampling_warning
+    from mrml.train import snr_factor
     from mrml.train_nus3d import plane_snr, predict
 
     net, card = load_model(model)
@@ -173,7 +174,7 @@ def _net(sampled, sched, shape, *, model, phases_deg=None):
     full[sched[:, 0], sched[:, 1]] = sampled
     fraction = len(sched) / (n1 * n2)
     z = band_z(card["calibration"], shape, fraction=fraction)
-    factor = np.max([band_factor(card["calibration"], fraction, snr) for snr in snrs], axis=0)  # per column
+    factor = np.max([snr_factor(card["calibration"], fraction, snr) for snr in snrs], axis=0)  # per column
     warnings += sampling_warning(card, fraction)
     return full, np.stack(sigmas), used, z, factor, tuple(warnings)
 
@@ -208,23 +209,6 @@ def band_z(calibration: dict, shape, *, fraction=None):
     return _scalar(np.max(np.stack([np.asarray(z) for z in by_shape.values()]), axis=0))
 
 
-def band_factor(calibration: dict, fraction, snr):
-    """Widening of the band for planes sampled at ``fraction`` whose SNR (:func:`mrml.train_nus3d.plane_snr`) is
-    ``snr`` (one or arrays of the same shape): the card's ``snr_factor_by_fraction``, linear between fraction bins,
-    stepwise in SNR; 1 for cards without it."""
-    table = calibration.get("snr_factor_by_fraction")
-    snr = np.asarray(snr, dtype=float)
-    if not table:
-        return np.ones_like(snr)
-    from mrml.train import at_fraction
-
-    n_bins = len(next(iter(table.values())))
-    per_bin = np.stack([at_fraction({k: v[b] for k, v in table.items()}, fraction) * np.ones_like(snr)
-                        for b in range(n_bins)])
-    which = np.searchsorted(np.asarray(calibration["snr_edges"], dtype=float), snr)
-    return np.take_along_axis(per_bin, which[None], axis=0)[0]
-
-
 def _scalar(z):
     return float(z) if np.ndim(z) == 0 else np.asarray(z)
 
@@ -242,7 +226,7 @@ class Reconstruction3D:
     phases_deg: list | None = None
     band_z: float | None = None
     sigma: np.ndarray | None = dataclasses.field(default=None, repr=False)
-    #: per direct-dimension column, the band's widening for its planes' SNR (:func:`band_factor`), >= 1
+    #: per direct-dimension column, the band's widening for its planes' SNR (:func:`mrml.train.snr_factor`), >= 1
     band_factor: np.ndarray | None = dataclasses.field(default=None, repr=False)
     #: sampled pairs in array axis order (z, y), i.e. the nuslist's columns swapped
     schedule: np.ndarray | None = dataclasses.field(default=None, repr=False)

@@ -143,7 +143,7 @@ def spectral_sd(member_fids, *, z: float = 1.0, phase_deg: float = 0.0) -> np.nd
     return z * spec.std(axis=0)
 
 
-def uncertainty_plane(result, member_fids, *, phase_deg: float, z: float):
+def uncertainty_plane(result, member_fids, *, phase_deg: float, z):
     """Half-width of the calibrated band at every point of the indirect spectrum, as an NMRPipe plane.
 
     Each member's reconstruction is processed along the indirect dimension with
@@ -160,8 +160,9 @@ def uncertainty_plane(result, member_fids, *, phase_deg: float, z: float):
         Member reconstructions from :func:`members` (columns as in :func:`mrml.stages.nus.sampled_points`).
     phase_deg : float
         Indirect zero-order phase.
-    z : float
-        Band scale from the model card's calibration.
+    z : float or array_like
+        Band scale from the model card's calibration: one, or one per column of ``member_fids``
+        (:meth:`mrml.stages.nus.ReconstructionResult.column_z`).
     """
     import nmrglue as ng
 
@@ -180,6 +181,9 @@ def uncertainty_plane(result, member_fids, *, phase_deg: float, z: float):
         d, data = ng.pipe_proc.di(d, data)
         dic, data = ng.pipe_proc.tp(d, data)
         spectra.append(np.asarray(data, dtype=np.float64))
+    z = np.asarray(z, dtype=float)
+    z = z[:n_cols] if z.ndim else z
     sd = z * np.std(spectra, axis=0)
+    scale = f"{z.min():.3g}-{z.max():.3g} per column" if z.ndim and z.min() != z.max() else f"{z.max():.3g}"
     return from_pipe(dic, sd.astype(np.float32), source=result.source,
-                     step=f"uncertainty: ensemble SD x {z:.3g} (calibrated) of the indirect spectrum")
+                     step=f"uncertainty: ensemble SD x {scale} (calibrated) of the indirect spectrum")

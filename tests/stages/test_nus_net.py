@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -73,6 +74,7 @@ def test_cli_net_on_fidnet_example_writes_plane_and_band(small_model, tmp_path):
     info = json.loads(res.stdout)
     assert info["method"] == "net" and 0 <= info["phase_deg"] < 360
     assert info["uncertainty"] == str(tmp_path / "full.band.ft2")
+    assert info["band_snr_factor"]["min"] >= 1.0  # a card without the SNR table: no widening
     assert (tmp_path / "nus.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     full, band, sampled = read(tmp_path / "full.ft1"), read(tmp_path / "full.band.ft2"), read(src)
     sched = np.loadtxt(NUS / "ss_hdac.out", dtype=int)
@@ -135,3 +137,21 @@ def test_sampling_outside_the_trained_range_is_reported():
     sparse = from_pipe(_resized_header(dict(spectrum.header), rows), rows)
     _, info = reconstruct(sparse, sched[:8], n_points=128, method="net")
     assert len(info.warnings) == 1 and "6.2% lies outside the 10%-40%" in info.warnings[0]
+
+
+def test_band_widens_column_by_column_with_the_shipped_snr_factor():
+    """``mrml reconstruct --uncertainty`` scales each column's band by the card's SNR factor for that column."""
+    from mrml.io import read
+    from mrml.io.schedule import read_schedule
+    from mrml.stages.nus import reconstruct
+
+    data = Path(__file__).resolve().parents[2] / "data"
+    spectrum, sched = read(data / "example_hsqc_nus.ft1"), read_schedule(data / "example_hsqc_nuslist")
+    result, info = reconstruct(spectrum, sched, n_points=128, method="net")
+    n_cols = spectrum.shape[1]
+    assert info.band_factor.shape == (info.members.shape[2],) and info.band_factor.min() >= 1.0
+    z = info.column_z()[:n_cols]
+    plain = nus_net.uncertainty_plane(result, info.members, phase_deg=info.phase_deg, z=info.band_z)
+    widened = nus_net.uncertainty_plane(result, info.members, phase_deg=info.phase_deg, z=info.column_z())
+    assert np.allclose(widened.data, plain.data * (z / info.band_z)[None, :], rtol=1e-5)
+    assert info.summary()["band_snr_factor"]["max"] == pytest.approx(info.band_factor.max(), abs=1e-3)
