@@ -481,6 +481,8 @@ def reconstruct(inputs, schedule_path, output, out_dir, method, phase_deg, model
                 summaries.append(_reconstruct_3d(spectrum, schedule, dst, band_dst, fig_dst, method=method,
                                                  n_iter=n_iter, model=model, n_points=n_points, phase_deg=phase_deg,
                                                  direct_phase_deg=direct_phase_deg))
+                if not as_json:
+                    click.echo(_reconstruct_line(src, summaries[-1]))
                 continue
             result, info = run(spectrum, schedule, n_points=n_points, method=method, n_iter=n_iter,
                                phase_deg=phase_deg, direct_phase_deg=direct_phase_deg, model=model or "nusnet")
@@ -497,6 +499,8 @@ def reconstruct(inputs, schedule_path, output, out_dir, method, phase_deg, model
                 _nus_plot(result, info, fig_dst)
                 summary["plot"] = str(fig_dst)
             summaries.append(summary)
+            if not as_json:
+                click.echo(_reconstruct_line(src, summary))
         except MrmlError as exc:
             if len(inputs) == 1:
                 raise
@@ -506,6 +510,26 @@ def reconstruct(inputs, schedule_path, output, out_dir, method, phase_deg, model
         emit_json(summaries[0] if output else {"results": summaries, "failed": failed})
     if failed:
         sys.exit(EXIT_USER_ERROR)
+
+
+def _reconstruct_line(src, summary: dict) -> str:
+    """One line per reconstruction for a person reading the terminal (``--json`` gives everything)."""
+    if "sampled_pairs" in summary:  # 3D
+        n1, n2 = summary["indirect_points"]
+        what = f"{summary['sampled_pairs']} of {n1} x {n2} pairs"
+    else:
+        what = f"{summary['n_sampled']} of {summary['n_points']} points"
+    line = (f"{src}: {summary['method']}, {what} ({summary['sampling_fraction']:.1%}), {summary['seconds']:.1f} s "
+            f"-> {summary['output']}")
+    if "uncertainty" in summary:
+        widened = summary.get("band_snr_factor")
+        line += f"; band -> {summary['uncertainty']}"
+        if widened and widened["columns_widened"]:
+            line += (f" (widened up to {widened['max']:.2f}x for low signal-to-noise in "
+                     f"{widened['columns_widened']} columns)")
+    if "plot" in summary:
+        line += f"; plot -> {summary['plot']}"
+    return line
 
 
 def _figure_name(dst):

@@ -157,6 +157,9 @@ def test_shipped_nus_example_reconstructs_close_to_its_full_version(tmp_path):
     method = "net" if "nusnet" in models.list_models() else "ist"
     res = mrml(*args, "--method", method)
     assert res.returncode == 0, res.stderr
+    (line,) = res.stdout.splitlines()  # one line for a person to read
+    assert line.startswith(f"{args[1]}: {method}, 32 of 128 points (25.0%)")
+    assert line.endswith(f"-> {tmp_path / 'full.ft1'}")
 
     from mrml.stages.nus import indirect_spectrum
 
