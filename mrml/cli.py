@@ -360,14 +360,18 @@ def models(name, as_json):
 @click.option("--zero-time", "zero_time_us", type=float, default=None, help="Known zero time (us) on the file's axis.")
 @click.option("--time-unit", type=click.Choice(["ns", "us"]), default=None,
               help="Override the time unit of the file's axis (for exports that omit it).")
+@click.option("--level", type=float, default=0.95, show_default=True,
+              help="Nominal level of the band: 0.95, or 0.9, 0.85, 0.8 (each calibrated on the model's own "
+                   "simulations).")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (one object; with --out also DIR/<stem>.json).")
 @user_errors
-def deer(inputs, output, out_dir, plot, model, zero_time_us, time_unit, overwrite, as_json):
+def deer(inputs, output, out_dir, plot, model, zero_time_us, time_unit, level, overwrite, as_json):
     """Distance distribution P(r) with a calibrated 95 % band from DEER traces.
 
     INPUTS: Bruker BES3T (.DTA/.DSC), two-column text (t in us, V) or .npy.
-    Writes CSV columns r_nm,P,P_lower,P_upper; --json adds mod_depth, r_mean_nm, warnings.
+    Writes CSV columns r_nm,P,P_lower,P_upper (the band at --level); --json adds mod_depth, r_mean_nm,
+    band_level, warnings.
 
     \b
     Examples:
@@ -377,7 +381,8 @@ def deer(inputs, output, out_dir, plot, model, zero_time_us, time_unit, overwrit
     from mrml.deer_batch import run_deer
 
     code = run_deer(inputs, output=output, out_dir=out_dir, plot=plot, model=model, zero_time_us=zero_time_us,
-                    time_unit=time_unit, overwrite=overwrite, as_json=as_json, echo=click.echo, emit=emit_json)
+                    time_unit=time_unit, overwrite=overwrite, as_json=as_json, echo=click.echo, emit=emit_json,
+                    level=level)
     if code:
         sys.exit(code)
 

@@ -42,11 +42,13 @@ def _check_axis(spectrum):
 
 
 def run_deer(inputs, *, output=None, out_dir=None, plot=None, model="deernet", zero_time_us=None, time_unit=None,
-             overwrite=False, as_json=False, echo=print, emit=None) -> int:
+             overwrite=False, as_json=False, echo=print, emit=None, level: float = 0.95) -> int:
     """Analyse DEER files; return the exit code (0 all good, 2 if any input failed)."""
     from mrml.io import read
-    from mrml.stages.deer import analyse
+    from mrml.models import load_card
+    from mrml.stages.deer import analyse, band_calibration
 
+    band_calibration(load_card(model), level)  # an unknown level fails before any file is read
     inputs = [Path(p) for p in inputs]
     if len(inputs) > 1 and not out_dir:
         raise InputError("several inputs need --out DIR (one result per input)")
@@ -81,7 +83,8 @@ def run_deer(inputs, *, output=None, out_dir=None, plot=None, model="deernet", z
             failed.append((p, str(exc)))
     results = []
     if spectra:
-        analysed = analyse([s for _, _, s in spectra], model=model, zero_time_us=zero_time_us, errors="return")
+        analysed = analyse([s for _, _, s in spectra], model=model, zero_time_us=zero_time_us, errors="return",
+                           level=level)
         for item, res in zip(spectra, analysed):
             if isinstance(res, MrmlError):
                 failed.append((item[0], str(res)))

@@ -295,6 +295,35 @@ def rewrite_card(model_dir, card: dict, *, calibration: dict, metrics_validation
     return card
 
 
+#: Nominal levels of the extra DEER bands a card holds besides its 95 % one (``mrml deer --level``).
+BAND_LEVELS = (0.8, 0.85, 0.9)
+
+
+def band_levels(members, truth, *, levels=BAND_LEVELS) -> dict:
+    """Band calibrations (:func:`mrml.calibration.fit_band`) at other nominal levels, keyed ``"0.8"``, ...
+
+    ``members`` (K, n, nr) and ``truth`` (n, nr): the model's calibration traces, as for its 95 % band.
+    """
+    mean, sd = members.mean(0), members.std(0)
+    return {f"{level:g}": calibration.fit_band(mean, sd, truth, level=level) for level in levels}
+
+
+def add_band_levels(model_dir, *, levels=BAND_LEVELS, n_val: int = 4000) -> dict:
+    """Add ``calibration_by_level`` to a trained deernet's card, fitted on its own calibration traces
+    (``validation_set(n_val, seed + 1)``, as its 95 % band); the weights and sha256 stay as they are."""
+    from mrml.models import load_model, model_dir as find
+
+    d = find(model_dir)
+    model, card = load_model(d, device="cpu")
+    x, p = validation_set(n_val, int(card["training"]["seed"]) + 1)
+    dr = CANONICAL_R_NM[1] - CANONICAL_R_NM[0]
+    card = {**card, "calibration_by_level": band_levels(predict_members(model, x) / dr, p / dr, levels=levels),
+            "calibration_by_level_note": f"added after training by mrml.train.add_band_levels(n_val={n_val}) on the "
+                                         "card's calibration traces; weights unchanged"}
+    _write_card(d, card)
+    return card
+
+
 def train_deernet(out_dir, *, data=None, ensemble: int = 16, steps: int = 20000, batch_size: int = 256,
                   lr: float = 2e-3, seed: int = 0, pool_size: int = 131072, refresh: int = 4096,
                   refresh_every: int = 50, n_val: int = 4000, hidden: int = DEFAULT_HPARAMS["hidden"],
@@ -385,6 +414,7 @@ def train_deernet(out_dir, *, data=None, ensemble: int = 16, steps: int = 20000,
     dr = CANONICAL_R_NM[1] - CANONICAL_R_NM[0]
     members = predict_members(model, x_val) / dr
     calib = calibration.fit_band(members.mean(0), members.std(0), p_val / dr)
+    by_level = band_levels(members, p_val / dr)
     # fresh validation traces (another seed) for the reported figures, so calibration is not scored on itself
     x_chk, p_chk = validation_set(n_val, seed + 2)
     val_metrics = evaluate(model, x_chk, p_chk, calib)
@@ -399,6 +429,7 @@ def train_deernet(out_dir, *, data=None, ensemble: int = 16, steps: int = 20000,
         "output": {"r_nm_canonical": [float(CANONICAL_R_NM[0]), float(CANONICAL_R_NM[-1]), int(CANONICAL_R_NM.size)],
                    "scaling": "r = r_canonical * (window_us / 4.0)**(1/3)"},
         "calibration": calib,
+        "calibration_by_level": by_level,
         "training": {
             "command": command,
             "data": str(data) if data else "on-the-fly simulation",

@@ -41,6 +41,22 @@ def test_single_trace_csv_plot_json(example_deer, tmp_path):
     assert again.returncode != 0 and "--overwrite" in again.stderr and "Traceback" not in again.stderr
 
 
+def test_band_level_gives_the_band_calibrated_at_that_level(example_deer, tmp_path):
+    def band(level):
+        res = mrml("deer", example_deer, "-o", tmp_path / f"{level}.csv", "--level", level, "--json")
+        assert res.returncode == 0, res.stderr
+        assert json.loads(res.stdout)["band_level"] == pytest.approx(float(level))
+        rows = np.loadtxt(tmp_path / f"{level}.csv", delimiter=",", skiprows=1)
+        return rows[:, 1], rows[:, 3] - rows[:, 2]
+
+    (p95, w95), (p80, w80) = band("0.95"), band("0.8")
+    assert np.array_equal(p95, p80)  # the same P(r): only the band changes
+    assert np.all(w80 <= w95 + 1e-9) and w80.sum() < 0.8 * w95.sum()
+    bad = mrml("deer", example_deer, "-o", tmp_path / "x.csv", "--level", "0.5")
+    assert bad.returncode != 0 and "available: 0.8, 0.85, 0.9, 0.95" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1 and not (tmp_path / "x.csv").exists()
+
+
 def test_batch_skips_a_bad_file_and_finishes_the_rest(example_deer, tmp_path):
     src = tmp_path / "in"
     src.mkdir()

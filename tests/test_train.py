@@ -37,6 +37,9 @@ def test_card_and_weights_are_consistent(tiny_model):
     # the calibrated band reaches its nominal coverage on the validation traces it was fitted to
     assert card["calibration"]["coverage_significant"] >= 0.95
     assert all(g["coverage_significant"] >= 0.95 for g in card["calibration"]["groups"])
+    levels = card["calibration_by_level"]  # the other bands `mrml deer --level` offers, fitted the same way
+    assert set(levels) == {"0.8", "0.85", "0.9"}
+    assert all(levels[k]["coverage_significant"] >= float(k) for k in levels)
     model, card2 = models.load_model(out, device="cpu")
     assert card2["hparams"]["n_members"] == 2
 

@@ -15,7 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
-from mrml.errors import DataError
+from mrml.errors import DataError, InputError
 from mrml.spectrum import Spectrum
 from mrml.stages.deer_prep import prepare
 from simulators.deer import CANONICAL_T_MAX_US, dipolar_kernel_tabulated
@@ -33,7 +33,7 @@ FLOOR_FRAC = 0.005
 
 @dataclasses.dataclass(frozen=True)
 class DeerResult:
-    """Result of one trace. Densities in nm^-1 on ``r_nm``; the band is the calibrated 95 % interval."""
+    """Result of one trace. Densities in nm^-1 on ``r_nm``; the band is the calibrated interval at ``band_level``."""
 
     source: str | None
     r_nm: np.ndarray
@@ -55,6 +55,7 @@ class DeerResult:
     background: np.ndarray
     warnings: tuple[str, ...] = ()
     model: str = ""
+    band_level: float = 0.95
 
     def csv_text(self) -> str:
         """CSV with columns ``r_nm,P,P_lower,P_upper``."""
@@ -76,6 +77,7 @@ class DeerResult:
             "zero_time_us": round(self.zero_time_us, 5),
             "window_us": round(self.window_us, 4),
             "r_range_nm": [round(float(self.r_nm[0]), 4), round(float(self.r_nm[-1]), 4)],
+            "band_level": self.band_level,
             "warnings": list(self.warnings),
         }
 
@@ -177,8 +179,21 @@ def fit_background(t_us, v, dipolar, *, n_k: int = 96):
     return lam, float(k[i]), fit, a_coef[i] * b[i], rss, rss_bg
 
 
+def band_calibration(card: dict, level: float = 0.95) -> dict:
+    """The card's band calibration at nominal ``level``: its 95 % one, or one of ``calibration_by_level``."""
+    if abs(level - float(card["calibration"].get("level", 0.95))) < 1e-9:
+        return card["calibration"]
+    by_level = card.get("calibration_by_level") or {}
+    for key, calib in by_level.items():
+        if abs(float(key) - level) < 1e-9:
+            return calib
+    have = sorted([float(card["calibration"].get("level", 0.95))] + [float(k) for k in by_level])
+    raise InputError(f"no band calibrated at level {level:g} for model {card.get('name', '?')!r}; "
+                     f"available: {', '.join(f'{v:g}' for v in have)}")
+
+
 def analyse(spectra: Sequence[Spectrum] | Spectrum, *, model="deernet", device: str | None = None,
-            zero_time_us: float | None = None, errors: str = "raise") -> list:
+            zero_time_us: float | None = None, errors: str = "raise", level: float = 0.95) -> list:
     """Distance distributions of DEER traces, with the model loaded and run once for the batch.
 
     Parameters
@@ -192,6 +207,8 @@ def analyse(spectra: Sequence[Spectrum] | Spectrum, *, model="deernet", device: 
     errors : {"raise", "return"}
         On a trace that cannot be analysed, raise its :class:`DataError`
         (default) or put the error in that trace's place in the list.
+    level : float
+        Nominal level of the band (:func:`band_calibration`): 0.95, or another the card was calibrated at.
 
     Returns
     -------
@@ -211,6 +228,7 @@ def analyse(spectra: Sequence[Spectrum] | Spectrum, *, model="deernet", device: 
     if isinstance(spectra, Spectrum):
         spectra = [spectra]
     net, card = load_model(model, device=device)
+    calib = band_calibration(card, level)
     r_c = np.linspace(*card["output"]["r_nm_canonical"][:2], int(card["output"]["r_nm_canonical"][2]))
     dr_c = r_c[1] - r_c[0]
     n_in = int(card["input"]["n_points"])
@@ -248,7 +266,7 @@ def analyse(spectra: Sequence[Spectrum] | Spectrum, *, model="deernet", device: 
     ready.sort(key=lambda r: r[0])
     if ready:
         members = predict_members(net, np.concatenate([r[3].x for r in ready])) / dr_c  # (K, n, nr) canonical
-        p_all, lo_all, hi_all = ensemble_estimate(members, card["calibration"])
+        p_all, lo_all, hi_all = ensemble_estimate(members, calib)
         kept = without_floor(members)
         means_all = (kept * r_c).sum(-1) / kept.sum(-1)  # (K, n) canonical member mean distances
         tau, d_all = canonical_dipolar_signals(p_all, r_c)
@@ -256,8 +274,9 @@ def analyse(spectra: Sequence[Spectrum] | Spectrum, *, model="deernet", device: 
         s13 = np.cbrt(float(prep.window_us[0]) / CANONICAL_T_MAX_US)
         dip = (tau, d_all[:, j])
         try:
-            results[i] = _finish(spectra[i], t, v, prep, r_c * s13, p_all[j] / s13, lo_all[j] / s13, hi_all[j] / s13,
-                                 means_all[:, j] * s13, str(model), dip)
+            results[i] = dataclasses.replace(
+                _finish(spectra[i], t, v, prep, r_c * s13, p_all[j] / s13, lo_all[j] / s13, hi_all[j] / s13,
+                        means_all[:, j] * s13, str(model), dip), band_level=float(level))
         except DataError as exc:
             if errors == "raise":
                 raise
