@@ -272,6 +272,50 @@ def snr_factor_table(fraction, snr, rel_all, rel_strong, *, fraction_edges, snr_
             "snr_factor_by_fraction": by_fraction_bin(fraction, fraction_edges, cell_factors)}
 
 
+def factor_summary(factor) -> dict | None:
+    """JSON summary of per-column SNR factors (:func:`snr_factor`): smallest, largest, columns widened."""
+    if factor is None or not np.size(factor):
+        return None
+    factor = np.asarray(factor)
+    return {"min": round(float(factor.min()), 3), "max": round(float(factor.max()), 3),
+            "columns_widened": int(np.sum(factor > 1.0))}
+
+
+def noisier(sim, kind: str, noise_range):
+    """Simulator ``kind`` configured as ``sim`` but with its ``noise_frac`` range set to ``noise_range``."""
+    from simulators import get_simulator
+
+    config = dict(sim.config)
+    config["ranges"] = {**dict(config.get("ranges") or {}), "noise_frac": list(noise_range)}
+    return get_simulator(kind, config)
+
+
+def snr_coverage_table(calibration: dict, fraction, snr, rel_all, rel_strong, *, unit: str) -> dict:
+    """Held-out coverage of strong points and of all points per SNR bin (sparser and denser than 20 %), with and
+    without the card's SNR factor; inputs as for :func:`snr_factor_table`, ``unit`` names an example
+    ("columns", "planes")."""
+    fraction, snr = np.asarray(fraction, dtype=float), np.asarray(snr, dtype=float)
+    edges = calibration["snr_edges"]
+    g = snr_factor(calibration, fraction, snr)
+    sbin = np.searchsorted(edges, snr)
+    labels = [f"<{edges[0]:g}"] + [f"{a:g}-{b:g}" for a, b in zip(edges, edges[1:])] + [f">{edges[-1]:g}"]
+    out = {}
+    for b, label in enumerate(labels):
+        for lo, hi, name in ((0.0, 0.2, "sampled <20%"), (0.2, 1.0, "sampled >=20%")):
+            idx = np.flatnonzero((sbin == b) & (fraction >= lo) & (fraction < hi))
+            if not idx.size:
+                continue
+            strong = np.concatenate([rel_strong[i] for i in idx])
+            widened = np.concatenate([rel_strong[i] / g[i] for i in idx])
+            out[f"snr {label}, {name}"] = {
+                unit: int(idx.size), "strong_points": int(strong.size),
+                "strong": float(np.mean(widened <= 1.0)) if strong.size else None,
+                "strong_without_factor": float(np.mean(strong <= 1.0)) if strong.size else None,
+                "all": float(np.mean(np.concatenate([rel_all[i] / g[i] for i in idx]) <= 1.0)),
+                "all_without_factor": float(np.mean(np.concatenate([rel_all[i] for i in idx]) <= 1.0))}
+    return out
+
+
 def snr_factor(calibration: dict, fraction, snr):
     """Band widening for examples sampled at ``fraction`` with signal-to-noise ``snr`` (one or arrays): the
     card's ``snr_factor_by_fraction`` (:func:`snr_factor_table`), linear between fraction bins, stepwise in SNR;

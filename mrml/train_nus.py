@@ -20,9 +20,9 @@ import torch
 from mrml.device import autocast as _autocast
 from mrml.errors import InputError
 from mrml.nets.nusnet import NusNetEnsemble, UnrolledIst, scale_columns
-from mrml.train import (_learning_rate, _progress, at_fraction, by_fraction_bin, check_loss, init_from,
-                        optimiser_step, rewrite_card, run_record, snr_factor, snr_factor_table, start_training,
-                        write_model)
+from mrml.train import (_learning_rate, _progress, at_fraction, by_fraction_bin, check_loss, init_from, noisier,
+                        optimiser_step, rewrite_card, run_record, snr_coverage_table, snr_factor_table,
+                        start_training, write_model)
 
 DEFAULT_HPARAMS = {"width": 32, "dilations": [1, 2, 4, 8, 16, 32, 1, 2, 4, 8, 16, 32]}
 #: Network kinds: ``unrolled`` (IST unrolled with learned thresholds and spectral refiners; the default: it
@@ -186,15 +186,6 @@ def column_snr(spec) -> np.ndarray:
     return np.abs(spec).max(axis=0) / np.maximum(1.4826 * mad, 1e-30)
 
 
-def _noisier(sim):
-    """The same simulator with the noise range of :data:`SNR_CALIBRATION_NOISE`."""
-    from simulators import get_simulator
-
-    config = dict(sim.config)
-    config["ranges"] = {**dict(config.get("ranges") or {}), "noise_frac": list(SNR_CALIBRATION_NOISE)}
-    return get_simulator("nus", config)
-
-
 def _relative_needs(model, sims, calibration, *, seed: int, n: int):
     """Per column: sampling fraction, SNR, |error| / calibrated half-width at all points and at strong points."""
     frac_all, snr_all, rel_all, rel_strong = [], [], [], []
@@ -228,30 +219,6 @@ def fit_snr_factors(model, sims, calibration, *, seed: int, n: int) -> dict:
                                         "spectrum"}
 
 
-def snr_coverage(model, sims, calibration, *, seed: int, n: int) -> dict:
-    """Coverage of strong points and of all points per column-SNR bin, with and without the SNR factor."""
-    frac, snr, rel_all, rel_strong = _relative_needs(model, sims, calibration, seed=seed, n=n)
-    g = snr_factor(calibration, frac, snr)
-    sbin = np.searchsorted(SNR_EDGES, snr)
-    labels = [f"<{SNR_EDGES[0]:g}"] + [f"{a:g}-{b:g}" for a, b in zip(SNR_EDGES, SNR_EDGES[1:])] + [
-        f">{SNR_EDGES[-1]:g}"]
-    out = {}
-    for b, label in enumerate(labels):
-        for lo, hi, name in ((0.0, 0.2, "sampled <20%"), (0.2, 1.0, "sampled >=20%")):
-            idx = np.flatnonzero((sbin == b) & (frac >= lo) & (frac < hi))
-            if not idx.size:
-                continue
-            strong = np.concatenate([rel_strong[i] / g[i] for i in idx])
-            strong_raw = np.concatenate([rel_strong[i] for i in idx])
-            out[f"snr {label}, {name}"] = {
-                "columns": int(idx.size), "strong_points": int(strong.size),
-                "strong": float(np.mean(strong <= 1.0)) if strong.size else None,
-                "strong_without_factor": float(np.mean(strong_raw <= 1.0)) if strong.size else None,
-                "all": float(np.mean(np.concatenate([rel_all[i] / g[i] for i in idx]) <= 1.0)),
-                "all_without_factor": float(np.mean(np.concatenate([rel_all[i] for i in idx]) <= 1.0))}
-    return out
-
-
 def calibrate_and_validate(model, sims: dict, *, seed: int, n_val: int) -> tuple[dict, dict]:
     """Band scale per record length on columns of seed ``seed + 1``; metrics on columns of seed ``seed + 2``.
 
@@ -272,9 +239,10 @@ def calibrate_and_validate(model, sims: dict, *, seed: int, n_val: int) -> tuple
              "z_by_points": {str(k): c["z"] for k, c in per.items()}, "z": max(c["z"] for c in per.values()),
              "z_by_points_fraction": per_fraction, "n_calibration_columns": int(n_val),
              "raw_coverage_all": {str(k): c["raw_coverage_all"] for k, c in per.items()}}
-    noisy_sims = {length: _noisier(sim) for length, sim in sims.items()}
+    noisy_sims = {length: noisier(sim, "nus", SNR_CALIBRATION_NOISE) for length, sim in sims.items()}
     calib.update(fit_snr_factors(model, noisy_sims, calib, seed=seed + 1, n=n_val))
-    calib["snr_factor_held_out"] = snr_coverage(model, noisy_sims, calib, seed=seed + 2, n=n_val)
+    calib["snr_factor_held_out"] = snr_coverage_table(
+        calib, *_relative_needs(model, noisy_sims, calib, seed=seed + 2, n=n_val), unit="columns")
     val = {f"points_{length}": evaluate(model, sim.simulate(n_val, np.random.default_rng([seed + 2, 11, length])),
                                         z=calib)
            for length, sim in sims.items()}

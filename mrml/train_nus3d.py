@@ -21,8 +21,8 @@ import torch
 
 from mrml.device import autocast as _autocast
 from mrml.nets.nusnet import UnrolledIst2D
-from mrml.train import (_progress, by_fraction_bin, check_loss, init_from, optimiser_step, rewrite_card, run_record,
-                        snr_factor, snr_factor_table, start_training, write_model)
+from mrml.train import (_progress, by_fraction_bin, check_loss, init_from, noisier, optimiser_step, rewrite_card,
+                        run_record, snr_coverage_table, snr_factor_table, start_training, write_model)
 
 #: Plane shapes (complex points n1 x n2) trained on; a 600 MHz HNCA is typically 64 x 48.
 SHAPES = ((24, 16), (32, 24), (48, 32), (64, 48))
@@ -200,20 +200,11 @@ def plane_snr(mean, sd):
     return np.abs(mean).max(axis=(-2, -1)) / np.maximum(np.median(sd, axis=(-2, -1)), 1e-30)
 
 
-def _noisier(sim):
-    """The same simulator with the noise range of :data:`SNR_CALIBRATION_NOISE`."""
-    from simulators import get_simulator
-
-    config = dict(sim.config)
-    config["ranges"] = {**dict(config.get("ranges") or {}), "noise_frac": list(SNR_CALIBRATION_NOISE)}
-    return get_simulator("nus3d", config)
-
-
 def _relative_needs(model, sims, calibration, *, seed: int, n: int):
-    """Per plane: fraction bin, SNR bin, |error| / calibrated half-width at all points and at strong points."""
+    """Per plane: sampling fraction, SNR, |error| / calibrated half-width at all points and at strong points."""
     from mrml.stages.nus3d import band_z
 
-    rows = []
+    frac_all, snr_all, rel_all, rel_strong = [], [], [], []
     for shape, sim in sims.items():
         arrays = sim.simulate(n, np.random.default_rng([seed, 17, *shape]))
         inp, tgt = to_inputs(arrays)
@@ -223,12 +214,15 @@ def _relative_needs(model, sims, calibration, *, seed: int, n: int):
         frac = inp[:, 2].mean(axis=(1, 2))
         half = band_z(calibration, shape, fraction=frac).reshape(-1, 1, 1) * sd
         strong_level = STRONG_SD * np.asarray(arrays["params/noise_std"]) * np.sqrt(shape[0] * shape[1])
-        for i, snr in enumerate(plane_snr(mean, sd)):
+        for i in range(len(frac)):
             rel = np.concatenate([np.abs(mean[i].real - true[i].real), np.abs(mean[i].imag - true[i].imag)])
             rel /= np.maximum(np.concatenate([half[i], half[i]]), 1e-30)
             strong = np.concatenate([np.abs(true[i].real), np.abs(true[i].imag)]) > strong_level[i]
-            rows.append((frac[i], snr, rel.ravel(), rel[strong]))
-    return rows
+            rel_all.append(rel.ravel())
+            rel_strong.append(rel[strong])
+        frac_all += list(frac)
+        snr_all += list(plane_snr(mean, sd))
+    return np.array(frac_all), np.array(snr_all), rel_all, rel_strong
 
 
 def fit_snr_factors(model, sims, calibration, *, seed: int, n: int) -> dict:
@@ -240,39 +234,11 @@ def fit_snr_factors(model, sims, calibration, *, seed: int, n: int) -> dict:
     strong points covered). Fitted on ``n`` planes per shape from ``sims`` (noisier than the prior:
     :data:`SNR_CALIBRATION_NOISE`).
     """
-    rows = _relative_needs(model, sims, calibration, seed=seed, n=n)
-    table = snr_factor_table([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows],
-                             [r[3] for r in rows], fraction_edges=FRACTION_EDGES, snr_edges=SNR_EDGES)
+    table = snr_factor_table(*_relative_needs(model, sims, calibration, seed=seed, n=n),
+                             fraction_edges=FRACTION_EDGES, snr_edges=SNR_EDGES)
     return {**table, "snr_factor_note": f"fitted on {n} planes per shape, noise {SNR_CALIBRATION_NOISE} of the "
                                         f"largest line; strong points above {STRONG_SD:g} noise SD of the full "
                                         "spectrum"}
-
-
-def snr_coverage(model, sims, calibration, *, seed: int, n: int) -> dict:
-    """Coverage of strong points and of all points per plane-SNR bin, with and without the SNR factor."""
-    rows = _relative_needs(model, sims, calibration, seed=seed, n=n)
-    frac = np.array([r[0] for r in rows])
-    snr = np.array([r[1] for r in rows])
-    g = snr_factor(calibration, frac, snr)
-    sbin = np.searchsorted(SNR_EDGES, snr)
-    out = {}
-    labels = [f"<{SNR_EDGES[0]:g}"] + [f"{a:g}-{b:g}" for a, b in zip(SNR_EDGES, SNR_EDGES[1:])] + [
-        f">{SNR_EDGES[-1]:g}"]
-    for b, label in enumerate(labels):
-        for lo, hi, name in ((0.0, 0.2, "sampled <20%"), (0.2, 1.0, "sampled >=20%")):
-            idx = np.flatnonzero((sbin == b) & (frac >= lo) & (frac < hi))
-            if not idx.size:
-                continue
-            strong = np.concatenate([rows[i][3] for i in idx])
-            allv = np.concatenate([rows[i][2] for i in idx])
-            gs = np.concatenate([np.full(rows[i][3].size, g[i]) for i in idx])
-            ga = np.concatenate([np.full(rows[i][2].size, g[i]) for i in idx])
-            out[f"snr {label}, {name}"] = {
-                "planes": int(idx.size), "strong_points": int(strong.size),
-                "strong": float(np.mean(strong <= gs)) if strong.size else None,
-                "strong_without_factor": float(np.mean(strong <= 1.0)) if strong.size else None,
-                "all": float(np.mean(allv <= ga)), "all_without_factor": float(np.mean(allv <= 1.0))}
-    return out
 
 
 def calibrate_and_validate(model, sims: dict, *, seed: int, n_val: int) -> tuple[dict, dict]:
@@ -295,13 +261,14 @@ def calibrate_and_validate(model, sims: dict, *, seed: int, n_val: int) -> tuple
              "z_by_shape_fraction": per_fraction, "n_calibration_planes": int(n_val)}
     calib["raw_coverage_all"] = float(np.mean([calibrate(f, s, t)["raw_coverage_all"]
                                                for f, s, t in zip(fids, sigmas, truths)]))
-    noisy_sims = {shape: _noisier(sim) for shape, sim in sims.items()}
+    noisy_sims = {shape: noisier(sim, "nus3d", SNR_CALIBRATION_NOISE) for shape, sim in sims.items()}
     calib.update(fit_snr_factors(model, noisy_sims, calib, seed=seed + 1, n=n_val))
     val = {}
     for shape, sim in sims.items():
         arrays = sim.simulate(n_val, np.random.default_rng([seed + 2, 13, *shape]))
         val["x".join(map(str, shape))] = evaluate(model, arrays, z=calib)
-    calib["snr_factor_held_out"] = snr_coverage(model, noisy_sims, calib, seed=seed + 2, n=n_val)
+    calib["snr_factor_held_out"] = snr_coverage_table(
+        calib, *_relative_needs(model, noisy_sims, calib, seed=seed + 2, n=n_val), unit="planes")
     return calib, val
 
 

@@ -41,11 +41,11 @@ class ReconstructionResult:
     band_factor: np.ndarray | None = dataclasses.field(default=None, repr=False)
 
     def summary(self) -> dict:
+        from mrml.train import factor_summary
+
         out = {k: v for k, v in dataclasses.asdict(self).items() if k not in ("members", "schedule", "band_factor")}
-        if self.band_factor is not None and self.band_factor.size:
-            out["band_snr_factor"] = {"min": round(float(self.band_factor.min()), 3),
-                                      "max": round(float(self.band_factor.max()), 3),
-                                      "columns_widened": int(np.sum(self.band_factor > 1.0))}
+        if self.band_factor is not None:
+            out["band_snr_factor"] = factor_summary(self.band_factor)
         return out
 
     def column_z(self):

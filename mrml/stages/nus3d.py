@@ -241,10 +241,10 @@ class Reconstruction3D:
             out["plane_phases_deg"] = [float(p) for p in self.phases_deg]
         if self.band_z is not None:
             out["band_z"] = round(float(self.band_z), 4)
-        if self.band_factor is not None and self.band_factor.size:
-            out["band_snr_factor"] = {"min": round(float(self.band_factor.min()), 3),
-                                      "max": round(float(self.band_factor.max()), 3),
-                                      "columns_widened": int(np.sum(self.band_factor > 1.0))}
+        if self.band_factor is not None:
+            from mrml.train import factor_summary
+
+            out["band_snr_factor"] = factor_summary(self.band_factor)
         out["warnings"] = list(self.warnings)
         return out
 
