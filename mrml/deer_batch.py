@@ -117,5 +117,5 @@ def run_deer(inputs, *, output=None, out_dir=None, plot=None, model="deernet", z
     elif summaries:
         s = summaries[0]
         echo(f"{s['input']}: <r> = {s['r_mean_nm']:.2f} nm, modulation depth "
-             f"{s['mod_depth']:.3f}, MNR {s['mnr']:.0f} -> {s['output']}")
+             f"{s['mod_depth']:.3f}, MNR {s['mnr']:.0f} -> {s['output']} ({s['band_level']:.0%} band)")
     return 2 if failed else 0
