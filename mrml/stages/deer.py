@@ -276,7 +276,8 @@ def analyse(spectra: Sequence[Spectrum] | Spectrum, *, model="deernet", device: 
         try:
             results[i] = dataclasses.replace(
                 _finish(spectra[i], t, v, prep, r_c * s13, p_all[j] / s13, lo_all[j] / s13, hi_all[j] / s13,
-                        means_all[:, j] * s13, str(model), dip), band_level=float(level))
+                        means_all[:, j] * s13, str(model), dip, zero_time_found=zero_time_us is None),
+                band_level=float(level))
         except DataError as exc:
             if errors == "raise":
                 raise
@@ -331,9 +332,14 @@ def _row(prep, j):
     return _dc.replace(prep, **{f.name: getattr(prep, f.name)[j:j + 1] for f in _dc.fields(prep)})
 
 
-def _finish(sp, t, v, prep, r, p, lo, hi, member_means, model_name, canonical_dip) -> DeerResult:
+def _finish(sp, t, v, prep, r, p, lo, hi, member_means, model_name, canonical_dip, *,
+            zero_time_found: bool = True) -> DeerResult:
     warnings = []
     t0 = float(prep.zero_time_us[0])
+    if zero_time_found and t0 - t[0] < 3 * (t[1] - t[0]):  # too few to fit the echo's top or check its symmetry
+        warnings.append(f"the trace has {int(np.sum(t < t0))} points before its echo maximum: the zero time "
+                        f"({t0:.3f} us) is uncertain, and distances shift if the true one lies earlier; give "
+                        "--zero-time if it is known")
     rot = (np.asarray(v) * np.exp(-1j * prep.phase_rad[0])).real if np.iscomplexobj(v) else np.asarray(v, float)
     keep = t >= t0
     tt, vv = t[keep] - t0, rot[keep] / prep.amplitude[0]
