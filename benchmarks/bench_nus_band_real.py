@@ -33,7 +33,7 @@ def main(argv=None):
     from mrml.models import load_card
     from mrml.stages import nus_net
     from mrml.stages.nus import indirect_spectrum
-    from mrml.train import snr_factor
+    from mrml.calibration import snr_factor
     from mrml.train_nus import band_scale, column_snr
     from simulators.nmr.schedules import poisson_gap
 

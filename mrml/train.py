@@ -227,60 +227,6 @@ def _write_card(model_dir, card: dict) -> None:
     os.replace(tmp, Path(model_dir) / "card.json")
 
 
-def by_fraction_bin(fractions, edges, fit) -> dict:
-    """``fit(selection)`` for every sampling-fraction bin (``edges``) that holds examples, keyed by the bin
-    centre ("0.1375"); examples outside the edges count in the nearest bin. Used to calibrate band scales
-    per sampling fraction (:func:`mrml.train_nus.calibrate_and_validate`, the 3D counterpart)."""
-    edges = np.asarray(edges, dtype=float)
-    centres = (edges[:-1] + edges[1:]) / 2
-    which = np.clip(np.searchsorted(edges, np.asarray(fractions), side="right") - 1, 0, len(centres) - 1)
-    return {f"{c:.4f}": fit(which == b) for b, c in enumerate(centres) if np.any(which == b)}
-
-
-def at_fraction(by_bin: dict, fraction):
-    """A :func:`by_fraction_bin` table's value at ``fraction`` (one or an array): linear between bin centres,
-    the nearest bin's outside them."""
-    centres = sorted(by_bin, key=float)
-    return np.interp(np.asarray(fraction, dtype=float), [float(c) for c in centres], [by_bin[c] for c in centres])
-
-
-def snr_factor_table(fraction, snr, rel_all, rel_strong, *, fraction_edges, snr_edges, level: float = 0.95,
-                     min_strong: int = 50) -> dict:
-    """Band widening factors per sampling-fraction bin and signal-to-noise bin, fitted on held-out simulations.
-
-    ``fraction`` and ``snr`` hold one value per calibration example (a column or plane); ``rel_all`` and
-    ``rel_strong`` its |error| / calibrated half-width at all points and at its strong points (the truth above
-    several noise SD). The factor ``g >= 1`` of a cell is the smallest that covers ``level`` of the cell's points
-    and, where it holds at least ``min_strong`` of them, of its strong points. Examples below the first SNR edge
-    rarely hold a strong point, so noise-only ones, which fall there too, keep their band. Returns the card
-    entries ``snr_edges`` and ``snr_factor_by_fraction`` (per fraction bin, one factor per SNR bin).
-    """
-    snr_bin = np.searchsorted(snr_edges, np.asarray(snr, dtype=float))
-
-    def cell_factors(sel):
-        g = []
-        for b in range(len(snr_edges) + 1):
-            idx = np.flatnonzero(sel & (snr_bin == b))
-            needs = [np.quantile(np.concatenate([rel_all[i] for i in idx]), level)] if idx.size else []
-            strong = np.concatenate([rel_strong[i] for i in idx]) if idx.size else np.empty(0)
-            if strong.size >= min_strong:
-                needs.append(np.quantile(strong, level))
-            g.append(float(max([1.0, *needs])))
-        return g
-
-    return {"snr_edges": [float(e) for e in snr_edges],
-            "snr_factor_by_fraction": by_fraction_bin(fraction, fraction_edges, cell_factors)}
-
-
-def factor_summary(factor) -> dict | None:
-    """JSON summary of per-column SNR factors (:func:`snr_factor`): smallest, largest, columns widened."""
-    if factor is None or not np.size(factor):
-        return None
-    factor = np.asarray(factor)
-    return {"min": round(float(factor.min()), 3), "max": round(float(factor.max()), 3),
-            "columns_widened": int(np.sum(factor > 1.0))}
-
-
 def noisier(sim, kind: str, noise_range):
     """Simulator ``kind`` configured as ``sim`` but with its ``noise_frac`` range set to ``noise_range``."""
     from simulators import get_simulator
@@ -288,47 +234,6 @@ def noisier(sim, kind: str, noise_range):
     config = dict(sim.config)
     config["ranges"] = {**dict(config.get("ranges") or {}), "noise_frac": list(noise_range)}
     return get_simulator(kind, config)
-
-
-def snr_coverage_table(calibration: dict, fraction, snr, rel_all, rel_strong, *, unit: str) -> dict:
-    """Held-out coverage of strong points and of all points per SNR bin (sparser and denser than 20 %), with and
-    without the card's SNR factor; inputs as for :func:`snr_factor_table`, ``unit`` names an example
-    ("columns", "planes")."""
-    fraction, snr = np.asarray(fraction, dtype=float), np.asarray(snr, dtype=float)
-    edges = calibration["snr_edges"]
-    g = snr_factor(calibration, fraction, snr)
-    sbin = np.searchsorted(edges, snr)
-    labels = [f"<{edges[0]:g}"] + [f"{a:g}-{b:g}" for a, b in zip(edges, edges[1:])] + [f">{edges[-1]:g}"]
-    out = {}
-    for b, label in enumerate(labels):
-        for lo, hi, name in ((0.0, 0.2, "sampled <20%"), (0.2, 1.0, "sampled >=20%")):
-            idx = np.flatnonzero((sbin == b) & (fraction >= lo) & (fraction < hi))
-            if not idx.size:
-                continue
-            strong = np.concatenate([rel_strong[i] for i in idx])
-            widened = np.concatenate([rel_strong[i] / g[i] for i in idx])
-            out[f"snr {label}, {name}"] = {
-                unit: int(idx.size), "strong_points": int(strong.size),
-                "strong": float(np.mean(widened <= 1.0)) if strong.size else None,
-                "strong_without_factor": float(np.mean(strong <= 1.0)) if strong.size else None,
-                "all": float(np.mean(np.concatenate([rel_all[i] / g[i] for i in idx]) <= 1.0)),
-                "all_without_factor": float(np.mean(np.concatenate([rel_all[i] for i in idx]) <= 1.0))}
-    return out
-
-
-def snr_factor(calibration: dict, fraction, snr):
-    """Band widening for examples sampled at ``fraction`` with signal-to-noise ``snr`` (one or arrays): the
-    card's ``snr_factor_by_fraction`` (:func:`snr_factor_table`), linear between fraction bins, stepwise in SNR;
-    1 for cards without it."""
-    table = calibration.get("snr_factor_by_fraction")
-    snr = np.asarray(snr, dtype=float)
-    if not table:
-        return np.ones_like(snr)
-    n_bins = len(next(iter(table.values())))
-    per_bin = np.stack([at_fraction({k: v[b] for k, v in table.items()}, fraction) * np.ones_like(snr)
-                        for b in range(n_bins)])
-    which = np.searchsorted(np.asarray(calibration["snr_edges"], dtype=float), snr)
-    return np.take_along_axis(per_bin, which[None], axis=0)[0]
 
 
 def rewrite_card(model_dir, card: dict, *, calibration: dict, metrics_validation: dict, note: str) -> dict:

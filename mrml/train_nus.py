@@ -20,9 +20,9 @@ import torch
 from mrml.device import autocast as _autocast
 from mrml.errors import InputError
 from mrml.nets.nusnet import NusNetEnsemble, UnrolledIst, scale_columns
-from mrml.train import (_learning_rate, _progress, at_fraction, by_fraction_bin, check_loss, init_from, noisier,
-                        optimiser_step, rewrite_card, run_record, snr_coverage_table, snr_factor_table,
-                        start_training, write_model)
+from mrml.calibration import STRONG_SD, at_fraction, by_fraction_bin, snr_coverage_table, snr_factor_table
+from mrml.train import (_learning_rate, _progress, check_loss, init_from, noisier, optimiser_step, rewrite_card,
+                        run_record, start_training, write_model)
 
 DEFAULT_HPARAMS = {"width": 32, "dilations": [1, 2, 4, 8, 16, 32, 1, 2, 4, 8, 16, 32]}
 #: Network kinds: ``unrolled`` (IST unrolled with learned thresholds and spectral refiners; the default: it
@@ -169,15 +169,9 @@ def evaluate(model, arrays, *, ist_iter: int = 200, z=None) -> dict:
 FRACTION_EDGES = (0.1, 0.175, 0.25, 0.325, 0.4)
 
 
-#: Column signal-to-noise bins of the band's SNR factor (:func:`column_snr`).
-SNR_EDGES = (10.0, 30.0, 100.0)
 #: Noise range (SD relative to the largest line) of the columns that fit the SNR factor: the prior's 0.001-0.2
 #: reaches down to a peak SNR of about 20; measured columns go lower.
 SNR_CALIBRATION_NOISE = (0.001, 3.0)
-#: "Strong" points: the true spectrum above this many noise SDs of the fully sampled spectrum.
-STRONG_SD = 8.0
-
-
 def column_snr(spec) -> np.ndarray:
     """Signal-to-noise of columns as the data show it: the largest modulus of the real spectrum (2n, m) over its
     robust noise SD (1.4826 x the median absolute deviation), one value per column (m,)."""
@@ -205,7 +199,7 @@ def _relative_needs(model, sims, calibration, *, seed: int, n: int):
 
 
 def fit_snr_factors(model, sims, calibration, *, seed: int, n: int) -> dict:
-    """Widening factors of the band per sampling-fraction bin and column-SNR bin (:func:`mrml.train.snr_factor_table`).
+    """Band widening factors per sampling-fraction and column-SNR bin (:func:`mrml.calibration.snr_factor_table`).
 
     The scale per length and fraction covers 95 % of the calibration columns' points, but those columns have a
     peak SNR of about 20 or more, and at the peaks of sparse, noisy columns the ensemble spread falls short
@@ -213,7 +207,7 @@ def fit_snr_factors(model, sims, calibration, *, seed: int, n: int) -> dict:
     Fitted on ``n`` columns per length from ``sims`` (noisier than the prior: :data:`SNR_CALIBRATION_NOISE`).
     """
     frac, snr, rel_all, rel_strong = _relative_needs(model, sims, calibration, seed=seed, n=n)
-    table = snr_factor_table(frac, snr, rel_all, rel_strong, fraction_edges=FRACTION_EDGES, snr_edges=SNR_EDGES)
+    table = snr_factor_table(frac, snr, rel_all, rel_strong, fraction_edges=FRACTION_EDGES)
     return {**table, "snr_factor_note": f"fitted on {n} columns per length, noise {SNR_CALIBRATION_NOISE} of the "
                                         f"largest line; strong points above {STRONG_SD:g} noise SD of the full "
                                         "spectrum"}

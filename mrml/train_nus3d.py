@@ -21,8 +21,9 @@ import torch
 
 from mrml.device import autocast as _autocast
 from mrml.nets.nusnet import UnrolledIst2D
-from mrml.train import (_progress, by_fraction_bin, check_loss, init_from, noisier, optimiser_step, rewrite_card,
-                        run_record, snr_coverage_table, snr_factor_table, start_training, write_model)
+from mrml.calibration import STRONG_SD, by_fraction_bin, snr_coverage_table, snr_factor_table
+from mrml.train import (_progress, check_loss, init_from, noisier, optimiser_step, rewrite_card, run_record,
+                        start_training, write_model)
 
 #: Plane shapes (complex points n1 x n2) trained on; a 600 MHz HNCA is typically 64 x 48.
 SHAPES = ((24, 16), (32, 24), (48, 32), (64, 48))
@@ -184,15 +185,9 @@ def evaluate(model, arrays, *, ist_iter: int = 200, z=None) -> dict:
 FRACTION_EDGES = (0.08, 0.16, 0.24, 0.32, 0.4)
 
 
-#: Plane signal-to-noise bins of the band's SNR factor (:func:`plane_snr`).
-SNR_EDGES = (10.0, 30.0, 100.0)
 #: Noise range (SD per point relative to the largest line) of the planes that fit the SNR factor: peak
 #: signal-to-noise about 3 to 2000 in a 64 x 48 plane, so that every SNR bin is populated.
 SNR_CALIBRATION_NOISE = (0.03, 3.0)
-#: "Strong" points: the true spectrum above this many noise SDs of the fully sampled spectrum.
-STRONG_SD = 8.0
-
-
 def plane_snr(mean, sd):
     """Signal-to-noise of planes as the data show it: the mean spectrum's largest modulus over the median of the
     error SD (m,); noise-only planes score about 3-5. It tracks the true peak SNR closely (held-out 64 x 48
@@ -226,7 +221,7 @@ def _relative_needs(model, sims, calibration, *, seed: int, n: int):
 
 
 def fit_snr_factors(model, sims, calibration, *, seed: int, n: int) -> dict:
-    """Widening factors of the band per sampling-fraction bin and plane-SNR bin (:func:`mrml.train.snr_factor_table`).
+    """Band widening factors per sampling-fraction and plane-SNR bin (:func:`mrml.calibration.snr_factor_table`).
 
     The per-shape, per-fraction scale covers 95 % of the calibration planes' points, but those planes are mostly
     of high SNR: at the peaks of sparse, low-SNR planes, where the network misses or shrinks weak lines, its
@@ -234,8 +229,7 @@ def fit_snr_factors(model, sims, calibration, *, seed: int, n: int) -> dict:
     strong points covered). Fitted on ``n`` planes per shape from ``sims`` (noisier than the prior:
     :data:`SNR_CALIBRATION_NOISE`).
     """
-    table = snr_factor_table(*_relative_needs(model, sims, calibration, seed=seed, n=n),
-                             fraction_edges=FRACTION_EDGES, snr_edges=SNR_EDGES)
+    table = snr_factor_table(*_relative_needs(model, sims, calibration, seed=seed, n=n), fraction_edges=FRACTION_EDGES)
     return {**table, "snr_factor_note": f"fitted on {n} planes per shape, noise {SNR_CALIBRATION_NOISE} of the "
                                         f"largest line; strong points above {STRONG_SD:g} noise SD of the full "
                                         "spectrum"}

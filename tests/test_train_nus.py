@@ -146,7 +146,7 @@ def test_shipped_band_covers_the_strong_points_of_noisy_sparse_columns():
     sparse, noisier columns the ensemble spread falls short (128-point columns at 10-20 %, column SNR < 30:
     0.895 of the strong points covered). The SNR factor brings that to 0.94 and leaves SNR > 100 alone (0.98)."""
     from mrml.models import load_model
-    from mrml.train import snr_factor
+    from mrml.calibration import snr_factor
     from mrml.train_nus import _relative_needs
     from simulators import get_simulator
 

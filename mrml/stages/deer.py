@@ -274,10 +274,9 @@ def analyse(spectra: Sequence[Spectrum] | Spectrum, *, model="deernet", device: 
         s13 = np.cbrt(float(prep.window_us[0]) / CANONICAL_T_MAX_US)
         dip = (tau, d_all[:, j])
         try:
-            results[i] = dataclasses.replace(
-                _finish(spectra[i], t, v, prep, r_c * s13, p_all[j] / s13, lo_all[j] / s13, hi_all[j] / s13,
-                        means_all[:, j] * s13, str(model), dip, zero_time_found=zero_time_us is None),
-                band_level=float(level))
+            results[i] = _finish(spectra[i], t, v, prep, r_c * s13, p_all[j] / s13, lo_all[j] / s13,
+                                 hi_all[j] / s13, means_all[:, j] * s13, str(model), dip,
+                                 zero_time_found=zero_time_us is None, band_level=float(level))
         except DataError as exc:
             if errors == "raise":
                 raise
@@ -333,7 +332,7 @@ def _row(prep, j):
 
 
 def _finish(sp, t, v, prep, r, p, lo, hi, member_means, model_name, canonical_dip, *,
-            zero_time_found: bool = True) -> DeerResult:
+            zero_time_found: bool = True, band_level: float = 0.95) -> DeerResult:
     warnings = []
     t0 = float(prep.zero_time_us[0])
     if zero_time_found and t0 - t[0] < 3 * (t[1] - t[0]):  # too few to fit the echo's top or check its symmetry
@@ -379,5 +378,5 @@ def _finish(sp, t, v, prep, r, p, lo, hi, member_means, model_name, canonical_di
         source=sp.source, r_nm=r, p=p, p_lower=lo, p_upper=hi, r_mean_nm=r_mean,
         r_mean_sd_nm=float(np.std(member_means)), mod_depth=lam, bg_k_per_us=k, noise_std=noise, mnr=float(mnr),
         zero_time_us=t0, phase_rad=float(prep.phase_rad[0]), window_us=float(prep.window_us[0]),
-        t_us=tt, v=vv, v_fit=fit, background=bg, warnings=tuple(warnings), model=model_name,
+        t_us=tt, v=vv, v_fit=fit, background=bg, warnings=tuple(warnings), model=model_name, band_level=band_level,
     )

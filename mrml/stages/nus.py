@@ -37,11 +37,11 @@ class ReconstructionResult:
     members: np.ndarray | None = dataclasses.field(default=None, repr=False)
     schedule: np.ndarray | None = dataclasses.field(default=None, repr=False)
     warnings: tuple = ()
-    #: net: per column, the band's widening for the column's SNR (:func:`mrml.train.snr_factor`), >= 1
+    #: net: per column, the band's widening for the column's SNR (:func:`mrml.calibration.snr_factor`), >= 1
     band_factor: np.ndarray | None = dataclasses.field(default=None, repr=False)
 
     def summary(self) -> dict:
-        from mrml.train import factor_summary
+        from mrml.calibration import factor_summary
 
         out = {k: v for k, v in dataclasses.asdict(self).items() if k not in ("members", "schedule", "band_factor")}
         if self.band_factor is not None:
@@ -172,7 +172,7 @@ def reconstruct(spectrum: Spectrum, schedule=None, *, n_points: int | None = Non
                                 f"the indirect phase was estimated with one vote per row ({phase_deg:g} deg); "
                                 "check it and give --phase")
         from mrml.models import load_model
-        from mrml.train import snr_factor
+        from mrml.calibration import snr_factor
         from mrml.train_nus import band_scale, column_snr
 
         member_fids = nus_net.members(y, sched, n_full, phase_deg=float(phase_deg), model=model)

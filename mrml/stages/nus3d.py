@@ -139,7 +139,7 @@ def _net(sampled, sched, shape, *, model, phases_deg=None):
     the planes' phases, the band scale and warnings."""
     from mrml.models import load_model
     from mrml.stages.nus_net import sampling_warning
-    from mrml.train import snr_factor
+    from mrml.calibration import snr_factor
     from mrml.train_nus3d import plane_snr, predict
 
     net, card = load_model(model)
@@ -190,7 +190,7 @@ def band_z(calibration: dict, shape, *, fraction=None):
     """
     table = calibration.get("z_by_shape_fraction")
     if table and fraction is not None:
-        from mrml.train import at_fraction
+        from mrml.calibration import at_fraction
 
         by_shape = {tuple(int(v) for v in k.split("x")): at_fraction(row, fraction) for k, row in table.items()}
     else:
@@ -226,7 +226,7 @@ class Reconstruction3D:
     phases_deg: list | None = None
     band_z: float | None = None
     sigma: np.ndarray | None = dataclasses.field(default=None, repr=False)
-    #: per direct-dimension column, the band's widening for its planes' SNR (:func:`mrml.train.snr_factor`), >= 1
+    #: per direct-dimension column, the band's widening for its planes' SNR (:func:`mrml.calibration.snr_factor`), >= 1
     band_factor: np.ndarray | None = dataclasses.field(default=None, repr=False)
     #: sampled pairs in array axis order (z, y), i.e. the nuslist's columns swapped
     schedule: np.ndarray | None = dataclasses.field(default=None, repr=False)
@@ -242,7 +242,7 @@ class Reconstruction3D:
         if self.band_z is not None:
             out["band_z"] = round(float(self.band_z), 4)
         if self.band_factor is not None:
-            from mrml.train import factor_summary
+            from mrml.calibration import factor_summary
 
             out["band_snr_factor"] = factor_summary(self.band_factor)
         out["warnings"] = list(self.warnings)

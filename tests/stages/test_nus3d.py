@@ -299,7 +299,7 @@ def test_shipped_band_covers_sparse_and_dense_planes_alike():
 
 
 def test_snr_factor_reads_the_card_table():
-    from mrml.train import snr_factor as band_factor
+    from mrml.calibration import snr_factor as band_factor
 
     calib = {"snr_edges": [10.0, 30.0, 100.0],
              "snr_factor_by_fraction": {"0.1200": [1.0, 4.0, 2.0, 1.0], "0.3600": [1.0, 2.0, 1.0, 1.0]}}
@@ -314,7 +314,7 @@ def test_shipped_band_covers_the_strong_points_of_noisy_sparse_planes():
     the learned error SD falls short (64 x 48 planes sampled at 8-20 %, SNR 10-100: 0.874 of the strong points
     covered). The SNR factor brings that to 0.949 and changes high-SNR planes little (0.935 -> 0.943)."""
     from mrml.models import load_model
-    from mrml.train import snr_factor as band_factor
+    from mrml.calibration import snr_factor as band_factor
     from mrml.train_nus3d import _relative_needs
     from simulators import get_simulator
 
