@@ -155,7 +155,7 @@ def _store_info(path, as_json):
               help="Samples per chunk (default: about 8 MiB of the largest array, 4096 DEER traces).")
 @click.option("--scheduler", default=None, metavar="ADDR",
               help="dask.distributed scheduler address (tcp://host:8786), or threads|processes|sync "
-                   "for a local scheduler (default threads; processes without threadpoolctl).")
+                   "for a local scheduler (default: processes from 16 chunks on, else threads).")
 @click.option("--workers", type=int, default=None, help="Local worker threads/processes (default: CPU count).")
 @click.option("--resume", is_flag=True, help="Finish an interrupted store (same KIND, settings, seed, n, chunk).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing store.")
@@ -187,7 +187,7 @@ def simulate(kind, n, out, seed, chunk, scheduler, workers, resume, overwrite, s
 
     from mrml.store import write_store
 
-    summary = write_store(out, kind, n=n, chunk=chunk, seed=seed, overrides=overrides, scheduler=scheduler,
+    summary = write_store(out, kind, n=n, chunk=chunk, seed=seed, overrides=overrides, scheduler=scheduler or "auto",
                           workers=workers, resume=resume, overwrite=overwrite,
                           progress=not no_progress)
     if as_json:

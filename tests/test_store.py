@@ -89,6 +89,18 @@ def test_local_schedulers_agree(store_path, tmp_path, scheduler):
     assert_stores_equal(store_path, path)
 
 
+def test_auto_scheduler_uses_processes_only_for_many_chunks(store_path, tmp_path):
+    from mrml.store import AUTO_PROCESSES_MIN_CHUNKS, _local_scheduler
+
+    assert _local_scheduler("auto", n_tasks=AUTO_PROCESSES_MIN_CHUNKS, workers=2) == "processes"
+    assert _local_scheduler("auto", n_tasks=AUTO_PROCESSES_MIN_CHUNKS, workers=1) == _local_scheduler(None)
+    assert _local_scheduler("auto", n_tasks=AUTO_PROCESSES_MIN_CHUNKS - 1, workers=2) == _local_scheduler(None)
+    path = tmp_path / "auto.zarr"
+    summary = write_store(path, "deer", n=N, chunk=CHUNK, seed=SEED, scheduler="auto", workers=2, progress=False)
+    assert summary["scheduler"] == _local_scheduler(None)  # N / CHUNK chunks: too few for processes
+    assert_stores_equal(store_path, path)
+
+
 def test_chunk_regenerates_alone(store_path):
     store = open_store(store_path)
     sim = get_simulator("deer", store.config)

@@ -67,7 +67,7 @@ def test_same_seed_same_batch_and_different_seed_differs():
 
 def test_batched_signal_equals_direct_kernel_integral():
     """The canonical-frame shortcut reproduces int P(r) K(t, r) dr on each trace's own axis."""
-    sim = DeerSimulator.from_overrides({"noise_frac": 0.0, "bg_decay": 0.0, "mod_depth": 1.0})
+    sim = DeerSimulator.from_overrides({"clean": True, "noise_frac": 0.0, "bg_decay": 0.0, "mod_depth": 1.0})
     out = sim.simulate(20, np.random.default_rng(3))
     r = np.linspace(1.0, 16, 30000)  # P(r) is zero below 1 nm
     comps = {"shape": out["params/comp_shape"], "mean_nm": out["params/comp_mean_nm"],
@@ -86,7 +86,7 @@ def test_batched_signal_equals_direct_kernel_integral():
 
 
 def test_clean_trace_is_one_at_zero_time_and_target_has_unit_area():
-    sim = DeerSimulator.from_overrides({"t_pre_us": 0.0, "zero_time_us": 0.0, "mean_nm": [2.0, 7.0]})
+    sim = DeerSimulator.from_overrides({"clean": True, "t_pre_us": 0.0, "zero_time_us": 0.0, "mean_nm": [2.0, 7.0]})
     out = sim.simulate(100, np.random.default_rng(1))
     assert np.allclose(out["params/t_start_us"], 0.0)
     assert np.allclose(out["clean"][:, 0], 1.0, atol=1e-5)  # V(0) = 1: D(0) = 1 and B(0) = 1
@@ -95,7 +95,7 @@ def test_clean_trace_is_one_at_zero_time_and_target_has_unit_area():
 
 
 def test_noise_level_is_the_declared_fraction_of_modulation_depth():
-    sim = DeerSimulator.from_overrides({"noise_frac": 0.05, "phase_rad": 0.0, "scale": 1.0})
+    sim = DeerSimulator.from_overrides({"clean": True, "noise_frac": 0.05, "phase_rad": 0.0, "scale": 1.0})
     out = sim.simulate(400, np.random.default_rng(2))
     resid = out["x"] - out["clean"]
     ratio = resid.real.std(axis=1) / out["params/mod_depth"]
@@ -103,7 +103,7 @@ def test_noise_level_is_the_declared_fraction_of_modulation_depth():
 
 
 def test_modulation_depth_and_background():
-    sim = DeerSimulator.from_overrides({"noise_frac": 0.0, "mod_depth": 0.3, "bg_decay": 1.0,
+    sim = DeerSimulator.from_overrides({"clean": True, "noise_frac": 0.0, "mod_depth": 0.3, "bg_decay": 1.0,
                                        "bg_stretched_frac": 0.0, "n_components": 1, "mean_nm": 3.0,
                                        "t_pre_us": 0.0, "zero_time_us": 0.0, "t_max_us": 4.0})
     out = sim.simulate(8, np.random.default_rng(4))
@@ -149,7 +149,8 @@ def test_fast_normal_cdf_matches_scipy():
 
 def test_simulated_values_are_never_subnormal():
     """Subnormal float32 tails slow the kernel product ~8x; densities are floored above them."""
-    sim = DeerSimulator.from_overrides({"rel_width": [0.025, 0.03], "shapes": ["skewnorm", "flat", "gauss"]})
+    sim = DeerSimulator.from_overrides({"clean": True, "rel_width": [0.025, 0.03],
+                                        "shapes": ["skewnorm", "flat", "gauss"]})
     out = sim.simulate(512, np.random.default_rng(5))
     for name in ("clean", "y"):
         a = np.abs(out[name][out[name] != 0])
