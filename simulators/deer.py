@@ -605,9 +605,9 @@ class DeerSimulator:
         Component locations and widths scale by ``1 / s13`` with ``s13 =
         (t_max / T0)^(1/3)`` in each trace's canonical frame, so every row
         shares the 1D kernel grid. Rows are taken in order of their canonical
-        pre-zero time (rows with exchange coupling first), in blocks whose P(r)
-        stays in the CPU cache; the rows of one pre-zero time are one matrix
-        product with that time's cached kernel.
+        pre-zero time (rows with exchange coupling first): the rows of one
+        pre-zero time are one matrix product, on contiguous rows, with that
+        time's cached kernel, which is read from memory once per call.
         """
         n, npts = prm["t_max_us"].shape[0], self.n_points
         exchange = np.asarray(prm["exchange_mhz"])
@@ -623,7 +623,7 @@ class DeerSimulator:
         p = mixture_density(KERNEL_R_NM, comps, scale=s13)
         _zero_below_r_min(p, s13)
         edges = np.r_[0, np.flatnonzero(np.diff(pre)) + 1, n]
-        for g0, g1 in zip(edges[:-1], edges[1:]):  # each cached kernel is read from memory once
+        for g0, g1 in zip(edges[:-1], edges[1:]):
             k, tau = _quadrature_kernels(int(pre[g0]), npts)
             n_ex = int(np.count_nonzero(exchange[g0:g1]))  # leading rows of the group
             if n_ex:
