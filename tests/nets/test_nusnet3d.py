@@ -43,5 +43,5 @@ def test_network_learns_on_a_fixed_batch():
         opt.zero_grad()
         (mse + 1e-3 * nll).backward()
         opt.step()
-        first = float(mse) if first is None else first
-    assert float(mse) < 0.8 * first
+        first = float(mse.detach()) if first is None else first
+    assert float(mse.detach()) < 0.8 * first
