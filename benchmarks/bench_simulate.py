@@ -14,7 +14,7 @@ kernel cache first (``write_store`` pays it inside its timing).
 Usage::
 
     python benchmarks/bench_simulate.py [--n 200000] [--baseline-n 3000] [--scheduler threads|processes]
-        [--chunk C] [--store-clean]
+        [--chunk C] [--store-clean] [--dir FOLDER]
 """
 
 from __future__ import annotations
@@ -29,10 +29,10 @@ import numpy as np
 
 
 def bench_store(n: int, *, scheduler: str | None, chunk: int | None, workers: int | None,
-                overrides: dict | None = None) -> dict:
+                overrides: dict | None = None, where: str | None = None) -> dict:
     from mrml.store import write_store
 
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(dir=where) as tmp:
         path = os.path.join(tmp, "bench.zarr")
         summary = write_store(path, "deer", n=n, chunk=chunk, seed=0, scheduler=scheduler, workers=workers,
                               overrides=overrides, progress=False)
@@ -90,11 +90,12 @@ def main(argv=None):
     ap.add_argument("--workers", type=int, default=None)
     ap.add_argument("--store-clean", action="store_true",
                     help="also store the noise-free traces (--set clean=true; 1 KB more per trace)")
+    ap.add_argument("--dir", default=None, help="folder for the temporary store (default: the system's temp folder)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
 
     store = bench_store(args.n, scheduler=args.scheduler, chunk=args.chunk, workers=args.workers,
-                        overrides={"clean": True} if args.store_clean else None)
+                        overrides={"clean": True} if args.store_clean else None, where=args.dir)
     only = bench_simulate_only(min(args.n, 262144), chunk=store["chunk"], workers=args.workers)
     base = bench_per_trace(args.baseline_n)
     ratio = store["traces_per_s"] / base["traces_per_s"]
