@@ -152,7 +152,7 @@ def _store_info(path, as_json):
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Base seed; chunk i is generated from default_rng([seed, i]).")
 @click.option("--chunk", type=int, default=None,
-              help="Samples per chunk (default: about 8 MiB of the largest array, 4096 DEER traces).")
+              help="Samples per chunk (default: about 16 MiB of the largest array, 8192 DEER traces).")
 @click.option("--scheduler", default=None, metavar="ADDR",
               help="dask.distributed scheduler address (tcp://host:8786), or threads|processes|sync "
                    "for a local scheduler (default: processes from 16 chunks on, else threads).")

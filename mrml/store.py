@@ -64,7 +64,10 @@ from mrml.errors import InputError, MrmlError
 #: Layout version written to ``mrml_store_version``.
 STORE_VERSION = 1
 #: Target uncompressed size (bytes) of one chunk of the largest array, used by :func:`default_chunk`.
-TARGET_CHUNK_BYTES = 8 * 2**20
+#: 16 MiB (8192 DEER traces): every chunk reads the DEER simulator's ~76 cached kernels (35 MB)
+#: once, so larger chunks spread that over more traces. 1M DEER traces into a store on 2 cores
+#: (processes): 60,600-63,300 traces/s at 8192, 51,500-57,900 at 4096, 56,300-58,000 at 16384.
+TARGET_CHUNK_BYTES = 16 * 2**20
 #: Local dask scheduler used when ``scheduler`` is None and ``threadpoolctl`` is
 #: installed. Threads: numpy, BLAS and Blosc release the GIL for most of a
 #: chunk's work; threads share one kernel cache, start at once and need no
@@ -105,9 +108,9 @@ def _specs(simulator) -> dict[str, dict[str, Any]]:
 
 
 def default_chunk(simulator, *, n: int | None = None) -> int:
-    """Traces per chunk so that the largest array's chunk is about 8 MiB.
+    """Traces per chunk so that the largest array's chunk is about :data:`TARGET_CHUNK_BYTES` (16 MiB).
 
-    A power of two in ``[256, 16384]`` (4096 for 256-point complex DEER
+    A power of two in ``[256, 16384]`` (8192 for 256-point complex DEER
     traces), never more than ``n``.
 
     Parameters
@@ -605,8 +608,8 @@ def _have_threadpoolctl() -> bool:
 
 
 #: ``scheduler="auto"`` (the CLI's default) runs this many chunks or more in processes: a process
-#: holds no GIL against the other workers (1M DEER traces on 2 cores: 55,000 traces/s in
-#: processes, 45,600 in threads), but each spends ~1 s starting and filling its kernel cache.
+#: holds no GIL against the other workers (1M DEER traces on 2 cores, chunks of 8192: 61,000-65,000
+#: traces/s in processes, 44,500-55,600 in threads), but each spends ~1 s starting and filling its kernel cache.
 AUTO_PROCESSES_MIN_CHUNKS = 16
 
 
@@ -641,8 +644,8 @@ def write_store(path, kind: str, *, n: int, chunk: int | None = None, seed: int 
     n : int
         Number of samples.
     chunk : int, optional
-        Samples per chunk; default :func:`default_chunk` (about 8 MiB for the
-        largest array, 4096 DEER traces).
+        Samples per chunk; default :func:`default_chunk` (about 16 MiB for the
+        largest array, 8192 DEER traces).
     seed : int, optional
         Base seed (chunk *i* uses ``default_rng([seed, i])``).
     overrides : mapping, optional

@@ -183,7 +183,7 @@ def test_not_a_store(tmp_path):
 
 def test_default_chunk_and_generator():
     sim = get_simulator("deer")
-    assert default_chunk(sim) == 4096  # 8 MiB of complex64 x 256 points
+    assert default_chunk(sim) == 8192  # 16 MiB of complex64 x 256 points
     assert default_chunk(sim, n=1000) == 1000
     assert chunk_rng(3, 4).random() == np.random.default_rng([3, 4]).random()
 
