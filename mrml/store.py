@@ -505,7 +505,7 @@ def write_chunk(path, kind: str, config: Mapping[str, Any], *, seed: int, n: int
         Rows written.
     """
     sl = chunk_rows(i, n=n, chunk=chunk)
-    _keep_freed_memory()
+    _prepare_worker_process()
     config_json = json.dumps(config, sort_keys=True)
     sim = _cached_simulator(kind, config_json)
     data = sim.simulate(sl.stop - sl.start, chunk_rng(seed, i))
@@ -540,25 +540,29 @@ def _write_together(arrays: Mapping[str, Any], sl: slice, data: Mapping[str, np.
 
 _SIMULATORS: dict = {}
 _ARRAYS: dict = {}
-_MALLOC_TUNED: list = []
+_WORKER_READY: list = []
 
 
-def _keep_freed_memory() -> None:
-    """In a worker process (not the caller's), let glibc keep freed memory for reuse.
+def _prepare_worker_process() -> None:
+    """Once per worker process (not the caller's): reuse freed memory, and exit with the parent.
 
-    A chunk allocates ~100 MB of large temporaries; glibc maps each with mmap and
-    unmaps it on free, so every chunk page-faulted its memory in again: 8 ms of
-    system time per 4096 DEER traces, 10 % of the simulation (measured). Raising
-    the mmap and trim thresholds keeps the worker's heap at its peak size (a few
-    hundred MB) instead. Done once per process, only where it is a child process
-    (dask's process pool, dask.distributed workers under a nanny); a no-op
-    without glibc.
+    - A chunk allocates ~100 MB of large temporaries; glibc maps each with mmap and
+      unmaps it on free, so every chunk page-faulted its memory in again: 8 ms of
+      system time per 4096 DEER traces, 10 % of the simulation (measured). Raising
+      glibc's mmap and trim thresholds keeps the worker's heap at its peak size (a
+      few hundred MB) instead; a no-op without glibc.
+    - A run killed with SIGKILL left dask's worker processes running, orphaned,
+      beside the ``--resume`` run (measured: still alive 20 s later). A daemon
+      thread ends the worker once its parent is gone.
+
+    Only in child processes (dask's process pool, dask.distributed workers under
+    a nanny); threads and the synchronous scheduler leave the caller's process alone.
     """
     import multiprocessing
 
-    if _MALLOC_TUNED or multiprocessing.parent_process() is None:
+    if _WORKER_READY or multiprocessing.parent_process() is None:
         return
-    _MALLOC_TUNED.append(True)
+    _WORKER_READY.append(True)
     try:
         import ctypes
 
@@ -567,6 +571,16 @@ def _keep_freed_memory() -> None:
         libc.mallopt(-1, 1 << 31)  # M_TRIM_THRESHOLD: keep up to 2 GiB of free heap
     except (OSError, AttributeError):
         pass
+    import threading
+
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="mrml-exit-with-parent", daemon=True).start()
 
 
 def _open_arrays(path: str, layout: tuple, names: tuple) -> dict:

@@ -70,6 +70,61 @@ def test_resume_after_sigkill_is_bit_identical(tmp_path):
     assert_stores_equal(killed, reference)
 
 
+def _children(pid: int) -> set[int]:
+    """PIDs whose parent is ``pid`` (Linux /proc)."""
+    kids = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                kids.add(int(entry))
+    return kids
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux /proc")
+def test_worker_processes_end_with_a_killed_run_and_resume_is_bit_identical(tmp_path):
+    n, chunk, seed = 6000, 200, 5  # 30 chunks in 2 worker processes
+    killed = tmp_path / "killed.zarr"
+    args = ["deer", "--n", n, "--chunk", chunk, "--seed", seed, "--out", killed, "--no-progress",
+            "--scheduler", "processes", "--workers", 2]
+    proc = subprocess.Popen([*CLI, *map(str, args)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    workers: set[int] = set()
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and proc.poll() is None:
+            workers |= _children(proc.pid)
+            try:
+                if status(killed)["done"] >= 2:
+                    break
+            except InputError:
+                pass
+            time.sleep(0.01)
+        workers |= _children(proc.pid)
+        proc.kill()  # the parent only, as a crash or the OOM killer would
+    finally:
+        proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed; make it larger"
+    assert workers, "no worker processes seen"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and any(os.path.exists(f"/proc/{w}") for w in workers):
+        time.sleep(0.2)
+    alive = [w for w in workers if os.path.exists(f"/proc/{w}")]
+    for w in alive:  # do not leave them behind even when the test fails
+        os.kill(w, signal.SIGKILL)
+    assert not alive, f"worker processes {alive} outlived the killed run"
+
+    result = run_cli(*args, "--resume", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["complete"]
+    reference = tmp_path / "reference.zarr"
+    write_store(reference, "deer", n=n, chunk=chunk, seed=seed, progress=False, scheduler=LOCAL)
+    assert_stores_equal(killed, reference)
+
+
 def test_distributed_cluster_matches_local(tmp_path):
     distributed = pytest.importorskip("distributed")
     n, chunk, seed = 600, 100, 3
