@@ -694,7 +694,7 @@ def write_store(path, kind: str, *, n: int, chunk: int | None = None, seed: int 
 
     if overrides and config is not None:
         raise ValueError("give overrides or config, not both")
-    local = _local_scheduler(scheduler if scheduler != "auto" else None)  # validates before any work
+    local = _local_scheduler(scheduler)  # validates before any work; "auto" is decided below
     t0 = time.perf_counter()
     sim = _make_simulator(kind, config, overrides)
     if chunk is None:
