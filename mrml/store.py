@@ -622,7 +622,7 @@ def _have_threadpoolctl() -> bool:
 
 
 #: ``scheduler="auto"`` (the CLI's default) runs this many chunks or more in processes: a process
-#: holds no GIL against the other workers (1M DEER traces on 2 cores, chunks of 8192: 61,000-65,000
+#: holds no GIL against the other workers (1M DEER traces on 2 cores, chunks of 8192: 54,000-65,000
 #: traces/s in processes, 44,500-55,600 in threads), but each spends ~1 s starting and filling its kernel cache.
 AUTO_PROCESSES_MIN_CHUNKS = 16
 
