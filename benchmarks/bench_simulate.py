@@ -65,6 +65,49 @@ def bench_simulate_only(n: int, *, chunk: int = 4096, workers: int | None = None
     return {"n": done, "workers": workers, "seconds": round(seconds, 3), "traces_per_s": round(done / seconds, 1)}
 
 
+def _attribute_child(path: str, n: int, chunk: int, queue) -> None:
+    import resource
+
+    import mrml.store as ms
+
+    ms._prepare_worker_process()  # as in a dask worker process
+    store = ms.open_store(path)
+    config_json = json.dumps(store.config, sort_keys=True)
+    sim = ms._cached_simulator("deer", config_json)
+    sim.simulate(chunk, ms.chunk_rng(0, 10**6))  # kernel cache
+    totals = {"simulate": np.zeros(3), "write": np.zeros(3)}
+    for i in range(n // chunk):
+        r0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+        data = sim.simulate(chunk, ms.chunk_rng(0, i))
+        r1, t1 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+        arrays = ms._open_arrays(path, ("deer", config_json, 0, n, chunk), tuple(data))
+        ms._write_together(arrays, ms.chunk_rows(i, n=n, chunk=chunk), data)
+        r2, t2 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+        for key, a, b, wall in (("simulate", r0, r1, t1 - t0), ("write", r1, r2, t2 - t1)):
+            totals[key] += (b.ru_utime - a.ru_utime, b.ru_stime - a.ru_stime, wall)
+    queue.put({k: [round(float(x) / (n // chunk) * 1e3, 1) for x in v] for k, v in totals.items()})
+
+
+def bench_attribute(*, chunk: int, n_chunks: int = 16, where: str | None = None) -> dict:
+    """Per chunk, in one worker process: user, system and wall ms of simulating and of writing."""
+    import multiprocessing
+
+    from mrml.store import create_or_open_store
+    from simulators import get_simulator
+
+    n = chunk * n_chunks
+    with tempfile.TemporaryDirectory(dir=where) as tmp:
+        path = os.path.join(tmp, "attr.zarr")
+        create_or_open_store(path, get_simulator("deer"), n=n, chunk=chunk, seed=0)
+        ctx = multiprocessing.get_context("spawn")
+        queue = ctx.Queue()
+        proc = ctx.Process(target=_attribute_child, args=(path, n, chunk, queue))
+        proc.start()
+        result = queue.get()
+        proc.join()
+    return {"chunk": chunk, "n_chunks": n_chunks, **result}
+
+
 def bench_per_trace(n: int) -> dict:
     from simulators import get_simulator
 
@@ -91,8 +134,19 @@ def main(argv=None):
     ap.add_argument("--store-clean", action="store_true",
                     help="also store the noise-free traces (--set clean=true; 1 KB more per trace)")
     ap.add_argument("--dir", default=None, help="folder for the temporary store (default: the system's temp folder)")
+    ap.add_argument("--attribute", action="store_true",
+                    help="only: per chunk, the user/system/wall ms of simulating and of writing in one worker process")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
+    if args.attribute:
+        from mrml.store import default_chunk
+        from simulators import get_simulator
+
+        att = bench_attribute(chunk=args.chunk or default_chunk(get_simulator("deer")), where=args.dir)
+        print(json.dumps(att) if args.json else
+              f"per chunk of {att['chunk']} traces, one worker process, [user, system, wall] ms: "
+              f"simulate {att['simulate']}, write {att['write']}")
+        return
 
     store = bench_store(args.n, scheduler=args.scheduler, chunk=args.chunk, workers=args.workers,
                         overrides={"clean": True} if args.store_clean else None, where=args.dir)
