@@ -161,7 +161,8 @@ def _store_info(path, as_json):
 @click.option("--overwrite", is_flag=True, help="Replace an existing store.")
 @click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
               help="Override a simulator setting or parameter range (repeatable): "
-                   "n_points=512, mod_depth=0.2,0.5, shapes=gauss,flat, complex=false.")
+                   "n_points=512, mod_depth=0.2,0.5, shapes=gauss,flat, complex=false, clean=true "
+                   "(DEER: also store the noise-free traces).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as one JSON object.")
 @user_errors
