@@ -301,8 +301,9 @@ _FLAT_NORM = 0.5813 / (2 * 0.9064)  # its normalisation (Gamma(5/4) = 0.9064)
 def _weighted_component_rows(lin, code: int, mean, width, skew, weight):
     """``weight * density`` of components of one shape on a grid (float32, one row per component).
 
-    ``z = r / width - mean / width`` for all rows is one float32 matrix product
-    with ``lin = [r, 1]``; the log-weight is folded into the exponent, so a
+    ``z``, ``(r - mean) / width`` scaled so that the exponent is ``-z**2`` (``-z**4``
+    for the flat-topped shape), is one float32 matrix product for all rows with
+    ``lin = [r, 1]``; the log-weight is folded into the exponent, so a
     Gaussian costs five passes over its output (a term-by-term evaluation
     with gathers took three times as long). The exponent is floored so that
     no density becomes subnormal: subnormals make the later kernel product 2x slower.
