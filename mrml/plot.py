@@ -21,7 +21,7 @@ def deer_figure(result, *, title: str | None = None):
     ax_t.set_ylabel("V(t) / V(0)")
     ax_t.legend(frameon=False, fontsize=8)
     ax_r.fill_between(result.r_nm, result.p_lower, result.p_upper, color="tab:red", alpha=0.25, lw=0,
-                      label=f"{getattr(result, 'band_level', 0.95):.0%} band (calibrated)")
+                      label=f"{result.band_level:.0%} band (calibrated)")
     ax_r.plot(result.r_nm, result.p, color="tab:red", lw=1.6, label=f"P(r), <r> = {result.r_mean_nm:.2f} nm")
     ax_r.set_xlabel("r (nm)")
     ax_r.set_ylabel("P(r) (nm⁻¹)")

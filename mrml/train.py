@@ -28,6 +28,7 @@ from mrml.device import autocast as _autocast
 from mrml.device import cpu_threads, pick_device
 from mrml.errors import InputError
 from mrml.nets.deernet import DeerNetEnsemble
+from simulators.deer import VERSION as DEER_VERSION
 
 ARCHITECTURES = ("deernet", "nusnet", "nusnet3d")
 DEFAULT_HPARAMS = {"hidden": 256, "n_layers": 3}
@@ -382,7 +383,7 @@ def train_deernet(out_dir, *, data=None, ensemble: int = 16, steps: int = 20000,
         "training": {
             "command": command,
             "data": str(data) if data else "on-the-fly simulation",
-            "simulator": "deer", "simulator_preset": TRAINING_PRESET,
+            "simulator": "deer", "simulator_version": DEER_VERSION, "simulator_preset": TRAINING_PRESET,
             "seed": seed, "validation_seeds": [seed + 1, seed + 2], "init": start,
             "steps": step, "batch_size_per_member": batch_size, "lr": lr, "pool_size": pool_size,
             "loss": f"100 * (sum (P - P_true)^2 + sum (CDF - CDF_true)^2 / n_r) + {l1_weight} * sum |P - P_true|",

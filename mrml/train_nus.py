@@ -172,6 +172,8 @@ FRACTION_EDGES = (0.1, 0.175, 0.25, 0.325, 0.4)
 #: Noise range (SD relative to the largest line) of the columns that fit the SNR factor: the prior's 0.001-0.2
 #: reaches down to a peak SNR of about 20; measured columns go lower.
 SNR_CALIBRATION_NOISE = (0.001, 3.0)
+
+
 def column_snr(spec) -> np.ndarray:
     """Signal-to-noise of columns as the data show it: the largest modulus of the real spectrum (2n, m) over its
     robust noise SD (1.4826 x the median absolute deviation), one value per column (m,)."""

@@ -188,6 +188,8 @@ FRACTION_EDGES = (0.08, 0.16, 0.24, 0.32, 0.4)
 #: Noise range (SD per point relative to the largest line) of the planes that fit the SNR factor: peak
 #: signal-to-noise about 3 to 2000 in a 64 x 48 plane, so that every SNR bin is populated.
 SNR_CALIBRATION_NOISE = (0.03, 3.0)
+
+
 def plane_snr(mean, sd):
     """Signal-to-noise of planes as the data show it: the mean spectrum's largest modulus over the median of the
     error SD (m,); noise-only planes score about 3-5. It tracks the true peak SNR closely (held-out 64 x 48
