@@ -42,9 +42,10 @@ def bench_store(n: int, *, scheduler: str | None, chunk: int | None, workers: in
 
 
 def _simulate_chunks(first: int, count: int, chunk: int) -> int:
-    from mrml.store import chunk_rng
+    from mrml.store import _prepare_worker_process, chunk_rng
     from simulators import get_simulator
 
+    _prepare_worker_process()  # as in a dask worker process (freed memory kept)
     sim = get_simulator("deer")
     for i in range(first, first + count):
         sim.simulate(chunk, chunk_rng(0, i))
@@ -55,9 +56,11 @@ def bench_simulate_only(n: int, *, chunk: int = 4096, workers: int | None = None
     """The same chunks simulated in worker processes and thrown away: the ceiling a store could reach."""
     from concurrent.futures import ProcessPoolExecutor
 
+    from mrml.store import _one_blas_thread
+
     workers = workers or os.cpu_count() or 1
     per = max(1, n // chunk // workers)
-    with ProcessPoolExecutor(workers) as pool:
+    with _one_blas_thread(), ProcessPoolExecutor(workers) as pool:  # as write_store's workers
         list(pool.map(_simulate_chunks, range(workers), [1] * workers, [chunk] * workers))  # start-up, caches
         t0 = time.perf_counter()
         done = sum(pool.map(_simulate_chunks, [w * per for w in range(workers)], [per] * workers, [chunk] * workers))
@@ -92,7 +95,7 @@ def bench_attribute(*, chunk: int, n_chunks: int = 16, where: str | None = None)
     """Per chunk, in one worker process: user, system and wall ms of simulating and of writing."""
     import multiprocessing
 
-    from mrml.store import create_or_open_store
+    from mrml.store import _one_blas_thread, create_or_open_store
     from simulators import get_simulator
 
     n = chunk * n_chunks
@@ -102,7 +105,8 @@ def bench_attribute(*, chunk: int, n_chunks: int = 16, where: str | None = None)
         ctx = multiprocessing.get_context("spawn")
         queue = ctx.Queue()
         proc = ctx.Process(target=_attribute_child, args=(path, n, chunk, queue))
-        proc.start()
+        with _one_blas_thread():  # as write_store's workers: a 2-thread BLAS spins, doubling user time
+            proc.start()
         result = queue.get()
         proc.join()
     return {"chunk": chunk, "n_chunks": n_chunks, **result}

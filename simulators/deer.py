@@ -129,10 +129,11 @@ def dipolar_kernel_terms(t_us, r_nm):
     phi = w * t  # signed
     ic, is_ = _fresnel_cos_sin(3.0 * np.abs(phi))
     sgn = np.sign(phi)
+    cos_phi, sin_phi = np.cos(phi), np.sin(phi)
     # cos(phi - 3 phi z^2) = cos(phi) cos(3 phi z^2) + sin(phi) sin(3 phi z^2)
-    k_cos = np.cos(phi) * ic + np.sin(np.abs(phi)) * is_
+    k_cos = cos_phi * ic + sgn * sin_phi * is_
     # sin(phi - 3 phi z^2) = sin(phi) cos(3 phi z^2) - cos(phi) sin(3 phi z^2)
-    k_sin = np.sin(phi) * ic - sgn * np.cos(phi) * is_
+    k_sin = sin_phi * ic - sgn * cos_phi * is_
     return k_cos, k_sin
 
 
@@ -455,7 +456,6 @@ def dipolar_kernel_tabulated(t_us, r_nm):
     return c_tab[i0] * (1.0 - f) + c_tab[i0 + 1] * f
 
 
-@functools.lru_cache(maxsize=256)
 def _canonical_kernels(pre_steps: int, n_points: int):
     """Cell-averaged cosine/sine kernels (float32) on the canonical grid, ``pre_steps * PRE_STEP_US`` before zero."""
     t_pre = pre_steps * PRE_STEP_US
