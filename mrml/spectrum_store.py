@@ -70,6 +70,7 @@ def write_spectrum(path, experiment: str = "hnca", *, n_residues: int = 150, see
     import dask
     import zarr
 
+    from mrml.direct_io import DirectLocalStore
     from mrml.store import _compressor
     from simulators.nmr.fid import dimension_signals, nmrpipe_dic
 
@@ -82,7 +83,7 @@ def write_spectrum(path, experiment: str = "hnca", *, n_residues: int = 150, see
     peaks = _peaks(experiment, n_residues, seed)
     shape = (2 * dims[0].n_complex, 2 * dims[1].n_complex, dims[2].n_complex)
     t0 = time.perf_counter()
-    group = zarr.open_group(str(p), mode="w", zarr_format=3)
+    group = zarr.open_group(DirectLocalStore(p), mode="w", zarr_format=3)  # blocks written past the page cache
     with zarr.config.set({"array.write_empty_chunks": True}):  # blocks of planes are never all zero: no check
         arr = group.create_array("data", shape=shape, chunks=(planes_per_block, *shape[1:]), dtype="complex64",
                                  fill_value=0, compressors=_compressor())
