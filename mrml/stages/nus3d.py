@@ -102,6 +102,16 @@ def interleave(full) -> np.ndarray:
 RIDGE_SHARE_WARN = 0.3
 
 
+def _fft2(x, *, s, axes=(-2, -1)):
+    """2D FFT on every CPU this process may use (scipy's; numpy's runs on one): a cube's 512 planes of 128 x 96
+    took 120 ms in numpy and 35 ms in scipy with 2 workers (complex64, measured)."""
+    import scipy.fft
+
+    from mrml.device import cpu_threads
+
+    return scipy.fft.fft2(x, s=s, axes=axes, workers=cpu_threads())
+
+
 def estimate_phase_deg(planes) -> float:
     """Zero-order phase that makes the zero-filled spectra of complex planes (n1, n2, C) most positive."""
     return phase_estimate(planes)[0]
@@ -118,7 +128,7 @@ def phase_estimate(planes) -> tuple[float, float]:
     from mrml.stages.nus_net import spectrum_phase
 
     n1, n2 = planes.shape[:2]
-    spec = np.fft.fft2(planes, s=(2 * n1, 2 * n2), axes=(0, 1))
+    spec = _fft2(planes, s=(2 * n1, 2 * n2), axes=(0, 1))
     return spectrum_phase(spec.reshape(4 * n1 * n2, -1), warn_share=RIDGE_SHARE_WARN)
 
 
@@ -165,7 +175,7 @@ def _net(sampled, sched, shape, *, model, phases_deg=None):
         inp = np.stack([plane.real, plane.imag, np.broadcast_to(mask, plane.shape)], axis=1).astype(np.float32)
         fids, sig = predict(net, inp)  # (K, C, n1, n2), (K, C, 2n1, 2n2)
         fulls.append(np.moveaxis(fids.mean(axis=0) / rot, 0, -1))  # (n1, n2, C)
-        spec = np.fft.fft2(fids, s=(2 * n1, 2 * n2))
+        spec = _fft2(fids, s=(2 * n1, 2 * n2))
         sd = np.sqrt(np.mean(sig ** 2, axis=0) + (np.var(spec, axis=0) if fids.shape[0] > 1 else 0.0))
         sigmas.append(sd)
         snrs.append(plane_snr(spec.mean(axis=0), sd))
