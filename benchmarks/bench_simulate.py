@@ -78,6 +78,7 @@ def _attribute_child(path: str, n: int, chunk: int, queue) -> None:
     config_json = json.dumps(store.config, sort_keys=True)
     sim = ms._cached_simulator("deer", config_json)
     sim.simulate(chunk, ms.chunk_rng(0, 10**6))  # kernel cache
+    ms._freeze_worker_gc()  # as a dask worker does after its first chunk
     totals = {"simulate": np.zeros(3), "write": np.zeros(3)}
     for i in range(n // chunk):
         r0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
