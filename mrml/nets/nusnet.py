@@ -147,10 +147,11 @@ class UnrolledIst(nn.Module):
         mask = x[:, 2].float()
         n = y.shape[-1]
         outs = []
+        first = torch.fft.fft(y, n=2 * n)  # every member's first residual: the zero-filled spectrum
+        top = _modulus(first).amax(dim=-1, keepdim=True).clamp_min(1e-12)
         for m in range(self.n_members):
             model = torch.zeros(y.shape[0], 2 * n, dtype=torch.complex64, device=y.device)
-            resid = torch.fft.fft(y, n=2 * n)
-            top = _modulus(resid).amax(dim=-1, keepdim=True).clamp_min(1e-12)
+            resid = first
             for k in range(self.threshold_logit.shape[1]):
                 thr = torch.sigmoid(self.threshold_logit[m, k]) * top
                 mag = _modulus(resid)
