@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from mrml.device import autocast as _autocast
+from mrml.device import autocast as _autocast, cpu_fft2
 from mrml.nets.nusnet import UnrolledIst2D
 from mrml.calibration import STRONG_SD, by_fraction_bin, snr_coverage_table, snr_factor_table
 from mrml.train import (_progress, check_loss, init_from, noisier, optimiser_step, rewrite_card, run_record,
@@ -45,11 +45,14 @@ def scale_planes(x):
 
 
 def plane_spectrum(fid):
-    """Unshifted spectrum (zero fill x2 in both dimensions, no window) of complex planes (..., n1, n2)."""
+    """Unshifted spectrum (zero fill x2 in both dimensions, no window) of complex planes (..., n1, n2).
+
+    numpy arrays are transformed on every CPU (:func:`mrml.device.cpu_fft2`), torch tensors by torch.
+    """
     n1, n2 = fid.shape[-2:]
     if isinstance(fid, torch.Tensor):
         return torch.fft.fft2(fid, s=(2 * n1, 2 * n2))
-    return np.fft.fft2(fid, s=(2 * n1, 2 * n2))
+    return cpu_fft2(fid, s=(2 * n1, 2 * n2))
 
 
 #: Floor added to each plane's error before the logarithm of the ``log-mse`` loss (planes scaled to a

@@ -102,16 +102,6 @@ def interleave(full) -> np.ndarray:
 RIDGE_SHARE_WARN = 0.3
 
 
-def _fft2(x, *, s, axes=(-2, -1)):
-    """2D FFT on every CPU this process may use (scipy's; numpy's runs on one): a cube's 512 planes of 128 x 96
-    took 120 ms in numpy and 35 ms in scipy with 2 workers (complex64, measured)."""
-    import scipy.fft
-
-    from mrml.device import cpu_threads
-
-    return scipy.fft.fft2(x, s=s, axes=axes, workers=cpu_threads())
-
-
 def estimate_phase_deg(planes) -> float:
     """Zero-order phase that makes the zero-filled spectra of complex planes (n1, n2, C) most positive."""
     return phase_estimate(planes)[0]
@@ -125,10 +115,11 @@ def phase_estimate(planes) -> tuple[float, float]:
     :data:`RIDGE_SHARE_WARN` of those points (an axial or edge ridge through every column), one unit vote
     per pair sets the phase.
     """
+    from mrml.device import cpu_fft2
     from mrml.stages.nus_net import spectrum_phase
 
     n1, n2 = planes.shape[:2]
-    spec = _fft2(planes, s=(2 * n1, 2 * n2), axes=(0, 1))
+    spec = cpu_fft2(planes, s=(2 * n1, 2 * n2), axes=(0, 1))
     return spectrum_phase(spec.reshape(4 * n1 * n2, -1), warn_share=RIDGE_SHARE_WARN)
 
 
@@ -150,7 +141,7 @@ def _net(sampled, sched, shape, *, model, phases_deg=None):
     from mrml.models import load_model
     from mrml.stages.nus_net import sampling_warning
     from mrml.calibration import snr_factor
-    from mrml.train_nus3d import plane_snr, predict
+    from mrml.train_nus3d import plane_snr, plane_spectrum, predict
 
     net, card = load_model(model)
     if card.get("architecture") != "nusnet3d":
@@ -175,7 +166,7 @@ def _net(sampled, sched, shape, *, model, phases_deg=None):
         inp = np.stack([plane.real, plane.imag, np.broadcast_to(mask, plane.shape)], axis=1).astype(np.float32)
         fids, sig = predict(net, inp)  # (K, C, n1, n2), (K, C, 2n1, 2n2)
         fulls.append(np.moveaxis(fids.mean(axis=0) / rot, 0, -1))  # (n1, n2, C)
-        spec = _fft2(fids, s=(2 * n1, 2 * n2))
+        spec = plane_spectrum(fids)
         sd = np.sqrt(np.mean(sig ** 2, axis=0) + (np.var(spec, axis=0) if fids.shape[0] > 1 else 0.0))
         sigmas.append(sd)
         snrs.append(plane_snr(spec.mean(axis=0), sd))
