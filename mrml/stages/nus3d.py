@@ -123,18 +123,6 @@ def phase_estimate(planes) -> tuple[float, float]:
     return spectrum_phase(spec.reshape(4 * n1 * n2, -1), warn_share=RIDGE_SHARE_WARN)
 
 
-def _ist_threads(sampled, sched, shape, *, n_iter: int, workers: int) -> np.ndarray:
-    """:func:`ist_hypercomplex` over blocks of columns in ``workers`` threads (numpy's FFT releases the GIL)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from mrml.stages.nus_ist import ist_hypercomplex
-
-    blocks = np.array_split(np.arange(sampled.shape[-1]), max(1, min(workers * 4, sampled.shape[-1])))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        parts = pool.map(lambda b: ist_hypercomplex(sampled[..., b], sched, shape, n_iter=n_iter), blocks)
-        return np.concatenate(list(parts), axis=-1)
-
-
 def _net(sampled, sched, shape, *, model, phases_deg=None):
     """Network reconstruction: full (n1, n2, 4, C) components, sigma of S+ and S- spectra (2, C, 2n1, 2n2),
     the planes' phases, the band scale and warnings."""
@@ -280,9 +268,9 @@ def reconstruct_3d(spectrum: Spectrum, schedule, *, method: str = "net", n_iter:
     phases = z = sigma = factor = None
     warnings = ()
     if method == "ist":
-        from mrml.device import cpu_threads
+        from mrml.stages.nus_ist import ist_hypercomplex
 
-        full = _ist_threads(sampled, sched, (n1, n2), n_iter=n_iter, workers=int(workers or cpu_threads()))
+        full = ist_hypercomplex(sampled, sched, (n1, n2), n_iter=n_iter, workers=workers)
     else:
         full, sigma, phases, z, factor, warnings = _net(sampled, sched, (n1, n2), model=model)
     data = np.asarray(spectrum.data)
