@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from mrml.device import autocast as _autocast
+from mrml.device import cpu_threads, map_batches
 from mrml.errors import InputError
 from mrml.nets.nusnet import NusNetEnsemble, UnrolledIst, scale_columns
 from mrml.calibration import STRONG_SD, at_fraction, by_fraction_bin, snr_coverage_table, snr_factor_table
@@ -75,19 +76,24 @@ def predict(model, inp, *, batch_size: int | None = None, device=None, mixed_pre
     """Member predictions (K, m, 2, n) in the input's scale (float32; bfloat16 on CUDA if ``mixed_precision``).
 
     ``batch_size`` (columns) defaults to :data:`CPU_POINTS_PER_BATCH` points on a CPU, 64 times that on a GPU.
+    On a CPU there are at least as many batches as CPUs, run side by side (:func:`mrml.device.map_batches`).
     """
     device = device or next(model.parameters()).device
+    cpu = torch.device(device).type == "cpu"
     if batch_size is None:
-        points = CPU_POINTS_PER_BATCH * (1 if torch.device(device).type == "cpu" else 64)
-        batch_size = max(1, points // inp.shape[-1])
+        batch_size = max(1, CPU_POINTS_PER_BATCH * (1 if cpu else 64) // inp.shape[-1])
+        if cpu:
+            batch_size = min(batch_size, max(1, -(-len(inp) // cpu_threads())))
     model.eval()
-    out = []
-    with torch.no_grad(), _autocast(device, enabled=mixed_precision):
-        for i in range(0, len(inp), batch_size):
+
+    def run(i):
+        with torch.no_grad(), _autocast(device, enabled=mixed_precision):
             xb = torch.as_tensor(np.asarray(inp[i:i + batch_size]), device=device)
             s = scale_columns(xb)
             xs = torch.cat([xb[:, :2] / s[:, None, None], xb[:, 2:]], dim=1)
-            out.append((model(xs).float() * s[None, :, None, None]).cpu().numpy())
+            return (model(xs).float() * s[None, :, None, None]).cpu().numpy()
+
+    out = map_batches(run, range(0, len(inp), batch_size), device=device)
     return np.concatenate(out, axis=1)
 
 

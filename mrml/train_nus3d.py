@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from mrml.device import autocast as _autocast, cpu_fft2
+from mrml.device import autocast as _autocast, cpu_fft2, map_batches
 from mrml.nets.nusnet import UnrolledIst2D
 from mrml.calibration import STRONG_SD, by_fraction_bin, snr_coverage_table, snr_factor_table
 from mrml.train import (_progress, check_loss, init_from, noisier, optimiser_step, rewrite_card, run_record,
@@ -87,20 +87,24 @@ def predict(model, inp, *, batch_size: int = 8, device=None,
     Float32, or bfloat16 autocast on CUDA if ``mixed_precision``.
 
     Batches of a few planes keep the working set in the CPU cache (measured 1.7x
-    faster per plane than batches of 128 on 64 x 48 planes).
+    faster per plane than batches of 128 on 64 x 48 planes); on a CPU they run side
+    by side, one per CPU (:func:`mrml.device.map_batches`).
     """
     device = device or next(model.parameters()).device
     model.eval()
-    fids, sigmas = [], []
-    with torch.inference_mode(), _autocast(device, enabled=mixed_precision):
-        for i in range(0, len(inp), batch_size):
+
+    def run(i):
+        with torch.no_grad(), _autocast(device, enabled=mixed_precision):
             xb = torch.as_tensor(np.asarray(inp[i:i + batch_size]), device=device)
             s = scale_planes(xb)
             xs = torch.cat([xb[:, :2] / s[:, None, None, None], xb[:, 2:]], dim=1)
             fid, log_sigma = model(xs)
             fid = fid.float() * s[None, :, None, None, None]
-            fids.append(torch.complex(fid[:, :, 0], fid[:, :, 1]).cpu().numpy())
-            sigmas.append((torch.exp(log_sigma.float()) * s[None, :, None, None]).cpu().numpy())
+            return (torch.complex(fid[:, :, 0], fid[:, :, 1]).cpu().numpy(),
+                    (torch.exp(log_sigma.float()) * s[None, :, None, None]).cpu().numpy())
+
+    parts = map_batches(run, range(0, len(inp), batch_size), device=device)
+    fids, sigmas = [f for f, _ in parts], [s for _, s in parts]
     return np.concatenate(fids, axis=1), np.concatenate(sigmas, axis=1)
 
 

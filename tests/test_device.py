@@ -70,3 +70,30 @@ def test_deernet_training_on_cuda_lowers_the_loss(tmp_path):
     loss = np.loadtxt(tmp_path / "loss.csv", skiprows=1)
     assert card["training"]["device"].startswith("cuda")
     assert np.isfinite(loss).all() and loss[-20:].mean() < 0.6 * loss[:20].mean()
+
+
+def test_map_batches_keeps_order_and_torch_threads_and_runs_without_gradients():
+    import torch
+
+    from mrml.device import map_batches
+
+    w = torch.ones(3, requires_grad=True)
+    before = torch.get_num_threads()
+    out = map_batches(lambda i: (i, (w * i).requires_grad), list(range(7)), device="cpu")
+    assert [i for i, _ in out] == list(range(7))
+    assert not any(grad for _, grad in out)
+    assert torch.get_num_threads() == before
+
+
+def test_nus_prediction_is_the_same_in_parallel_batches_as_in_one():
+    import numpy as np
+
+    from mrml.models import load_model
+    from mrml.train_nus import predict
+
+    net, _ = load_model("nusnet-fast", device="cpu")
+    rng = np.random.default_rng(0)
+    inp = rng.standard_normal((24, 3, 32)).astype(np.float32)
+    inp[:, 2] = rng.random((24, 32)) < 0.3
+    inp[:, :2] *= inp[:, 2:3]
+    assert np.array_equal(predict(net, inp), predict(net, inp, batch_size=24))
