@@ -149,10 +149,11 @@ class UnrolledIst(nn.Module):
         outs = []
         first = torch.fft.fft(y, n=2 * n)  # every member's first residual: the zero-filled spectrum
         top = _modulus(first).amax(dim=-1, keepdim=True).clamp_min(1e-12)
+        n_iter = self.threshold_logit.shape[1]
         for m in range(self.n_members):
             model = torch.zeros(y.shape[0], 2 * n, dtype=torch.complex64, device=y.device)
             resid = first
-            for k in range(self.threshold_logit.shape[1]):
+            for k in range(n_iter):
                 thr = torch.sigmoid(self.threshold_logit[m, k]) * top
                 mag = _modulus(resid)
                 model = model + resid * (torch.relu(mag - thr) / mag.clamp_min(1e-12))  # one complex product
@@ -161,8 +162,8 @@ class UnrolledIst(nn.Module):
                     corr = _conv1d_as_2d(self.refiners[m][(k + 1) // self.refine_every - 1], feats) * top[:, :, None]
                     model = model + torch.complex(corr[:, 0], corr[:, 1])
                 fid = torch.fft.ifft(model)[:, :n]
-                resid = torch.fft.fft(mask * (y - fid), n=2 * n)
-            fid = torch.fft.ifft(model)[:, :n]
+                if k + 1 < n_iter:  # the last layer's residual would go unused
+                    resid = torch.fft.fft(mask * (y - fid), n=2 * n)
             fid = mask * y + (1 - mask) * fid
             outs.append(torch.stack([fid.real, fid.imag], dim=1))
         return torch.stack(outs)
@@ -245,8 +246,7 @@ class UnrolledIst2D(nn.Module):
                 model = model + torch.complex(corr[:, :, 0], corr[:, :, 1])
             fid = torch.fft.ifft2(model)[..., :n1, :n2]
             resid = torch.fft.fft2(mask * (y - fid), s=size)
-        fid = torch.fft.ifft2(model)[..., :n1, :n2]
-        fid = mask * y + (1 - mask) * fid
+        fid = mask * y + (1 - mask) * fid  # the last layer's fid: the model is final
         feats = torch.stack([model.real, model.imag, _modulus(model), _modulus(resid)], dim=2) / top[..., None]
         feats = feats.detach()
         log_sigma = self.sigma_head(_channels_last(feats.reshape(b, 4 * k, *size))).reshape(b, k, *size)
