@@ -403,7 +403,7 @@ def deer(inputs, output, out_dir, plot, model, zero_time_us, time_unit, level, o
 @click.option("--phase", "phase_deg", type=float, default=None,
               help="Zero-order phase (degrees, NMRPipe PS -p0) of the indirect dimension, for ist-ve and net.")
 @click.option("--model", default=None,
-              help="Network for --method net: 2D nusnet (default; more accurate) or nusnet-fast (3x faster); "
+              help="Network for --method net: 2D nusnet (default; more accurate) or nusnet-fast (1.6x faster); "
                    "3D nusnet3d (default); or a `mrml train nusnet|nusnet3d` output folder.")
 @click.option("--uncertainty", "with_band", is_flag=True,
               help="With --method net: also write OUT_STEM.band.ft2, the half-width of the calibrated 95% band at "
