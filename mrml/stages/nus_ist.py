@@ -71,22 +71,24 @@ def ist(sampled, schedule, n_full: int, *, n_iter: int = 200, final_threshold: f
     if not 0 < final_threshold < 1:
         raise ValueError("final_threshold must lie between 0 and 1")
     rows = y.T.astype(np.complex64)  # (n_cols, n_sampled): one row per column of the plane
-    fid = _in_blocks(lambda b: _ist_rows(b, idx, n_full, n_iter, final_threshold), rows, 2 * n_full,
-                     workers=workers)
+    fid = _in_blocks(lambda b: _ist_rows(b, (idx,), (2 * n_full,), n_iter, final_threshold)[:, :n_full], rows,
+                     2 * n_full, workers=workers)
     fid = fid.T.astype(np.complex128)
     fid[idx] = y  # data consistency: measured points as measured
     return fid[:, 0] if one else fid
 
 
-def _ist_rows(y, idx, n_full: int, n_iter: int, final_threshold: float) -> np.ndarray:
-    """IST of complex rows ``y`` (b, n_sampled), complex64; returns the full rows (b, n_full)."""
+def _ist_rows(y, at: tuple, size: tuple, n_iter: int, final_threshold: float) -> np.ndarray:
+    """IST of complex64 rows ``y`` (b, n_sampled), each a signal sampled at ``at`` (index arrays into one row's
+    zero-filled grid of shape ``size``, 1D or 2D); returns the model's time domain on the whole grid (b, *size)."""
     import scipy.fft
 
-    n_fft = 2 * n_full
-    gap = np.zeros((y.shape[0], n_fft), dtype=np.complex64)
-    gap[:, idx] = y
-    resid = scipy.fft.fft(gap, axis=-1)
-    thr = np.abs(resid).max(axis=-1, keepdims=True)  # per column
+    axes = tuple(range(-len(size), 0))
+    at = (slice(None), *at)
+    gap = np.zeros((y.shape[0], *size), dtype=np.complex64)
+    gap[at] = y
+    resid = scipy.fft.fftn(gap, axes=axes)
+    thr = np.abs(resid).max(axis=axes, keepdims=True)  # per row
     shrink = np.float32(final_threshold ** (1.0 / max(n_iter - 1, 1)))
     model = np.zeros_like(gap)
     mag = np.empty(gap.shape, dtype=np.float32)
@@ -95,11 +97,11 @@ def _ist_rows(y, idx, n_full: int, n_iter: int, final_threshold: float) -> np.nd
         _soft_fraction(resid, thr, mag, keep)
         resid *= keep
         model += resid  # the part of the residual above the threshold, shrunk by it
-        fid = scipy.fft.ifft(model, axis=-1)
-        gap[:, idx] = y - fid[:, idx]
-        resid = scipy.fft.fft(gap, axis=-1)
+        fid = scipy.fft.ifftn(model, axes=axes)
+        gap[at] = y - fid[at]
+        resid = scipy.fft.fftn(gap, axes=axes)
         thr *= shrink
-    return scipy.fft.ifft(model, axis=-1)[:, :n_full]
+    return scipy.fft.ifftn(model, axes=axes)
 
 
 def _soft_fraction(resid, thr, mag, keep) -> None:
@@ -267,24 +269,5 @@ def _ist_2d(y, idx, n1: int, n2: int, n_iter: int, final_threshold: float) -> np
 
 def _ist_2d_rows(y, idx, n1: int, n2: int, n_iter: int, final_threshold: float) -> np.ndarray:
     """2D IST of complex64 rows ``y`` (b, n_sampled), one plane each: the full planes (b, n1, n2), complex128."""
-    import scipy.fft
-
-    size = (2 * n1, 2 * n2)
-    gap = np.zeros((y.shape[0], *size), dtype=np.complex64)
-    at = (slice(None), idx[:, 0], idx[:, 1])
-    gap[at] = y
-    resid = scipy.fft.fft2(gap)
-    thr = np.abs(resid).max(axis=(-2, -1), keepdims=True)
-    shrink = np.float32(final_threshold ** (1.0 / max(n_iter - 1, 1)))
-    model = np.zeros_like(gap)
-    mag = np.empty(gap.shape, dtype=np.float32)
-    keep = np.empty_like(mag)
-    for _ in range(n_iter):
-        _soft_fraction(resid, thr, mag, keep)
-        resid *= keep
-        model += resid
-        fid = scipy.fft.ifft2(model)
-        gap[at] = y - fid[at]
-        resid = scipy.fft.fft2(gap)
-        thr *= shrink
-    return scipy.fft.ifft2(model)[:, :n1, :n2].astype(np.complex128)
+    full = _ist_rows(y, (idx[:, 0], idx[:, 1]), (2 * n1, 2 * n2), n_iter, final_threshold)
+    return full[:, :n1, :n2].astype(np.complex128)
