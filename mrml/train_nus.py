@@ -86,8 +86,8 @@ def predict(model, inp, *, batch_size: int | None = None, device=None, mixed_pre
             batch_size = min(batch_size, max(1, -(-len(inp) // cpu_threads())))
     model.eval()
 
-    def run(i):
-        with torch.no_grad(), _autocast(device, enabled=mixed_precision):
+    def run(i):  # in inference mode (map_batches)
+        with _autocast(device, enabled=mixed_precision):
             xb = torch.as_tensor(np.asarray(inp[i:i + batch_size]), device=device)
             s = scale_columns(xb)
             xs = torch.cat([xb[:, :2] / s[:, None, None], xb[:, 2:]], dim=1)

@@ -93,8 +93,8 @@ def predict(model, inp, *, batch_size: int = 8, device=None,
     device = device or next(model.parameters()).device
     model.eval()
 
-    def run(i):
-        with torch.no_grad(), _autocast(device, enabled=mixed_precision):
+    def run(i):  # in inference mode (map_batches)
+        with _autocast(device, enabled=mixed_precision):
             xb = torch.as_tensor(np.asarray(inp[i:i + batch_size]), device=device)
             s = scale_planes(xb)
             xs = torch.cat([xb[:, :2] / s[:, None, None, None], xb[:, 2:]], dim=1)
@@ -104,7 +104,7 @@ def predict(model, inp, *, batch_size: int = 8, device=None,
                     (torch.exp(log_sigma.float()) * s[None, :, None, None]).cpu().numpy())
 
     parts = map_batches(run, range(0, len(inp), batch_size), device=device)
-    fids, sigmas = [f for f, _ in parts], [s for _, s in parts]
+    fids, sigmas = zip(*parts)
     return np.concatenate(fids, axis=1), np.concatenate(sigmas, axis=1)
 
 
