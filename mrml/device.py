@@ -47,9 +47,23 @@ def cpu_fft2(x, *, s, axes=(-2, -1)):
     return scipy.fft.fft2(x, s=s, axes=axes, workers=cpu_threads())
 
 
+def thread_map(fn, items, *, workers: int | None = None, initializer=None) -> list:
+    """``fn`` over ``items`` in order, in ``workers`` threads (default: every CPU this process may use), each
+    started with ``initializer``; in the calling thread when one is enough. For work that releases the GIL
+    (numpy, scipy.fft, torch operations)."""
+    items = list(items)
+    workers = min(max(1, int(workers or cpu_threads())), len(items))
+    if workers <= 1:
+        return [fn(item) for item in items]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=workers, initializer=initializer) as pool:
+        return list(pool.map(fn, items))
+
+
 def map_batches(fn, batches, *, device) -> list:
     """``fn`` over ``batches`` in order; on a CPU, side by side in one thread per CPU, each running torch on one
-    thread.
+    thread (:func:`thread_map`).
 
     The NUS networks are many small operations (FFTs of a few hundred points, convolutions of 16
     channels), for which torch's parallelism within each operation is partly synchronisation: batches
@@ -63,17 +77,9 @@ def map_batches(fn, batches, *, device) -> list:
         with torch.inference_mode():
             return fn(batch)
 
-    workers = cpu_threads() if torch.device(device).type == "cpu" else 1
-    if workers <= 1 or len(batches) <= 1:
-        return [run(b) for b in batches]
-    from concurrent.futures import ThreadPoolExecutor
-
-    def one_thread():
-        torch.set_num_threads(1)
-
     saved = torch.get_num_threads()
     try:
-        with ThreadPoolExecutor(max_workers=min(workers, len(batches)), initializer=one_thread) as pool:
-            return list(pool.map(run, batches))
+        return thread_map(run, batches, workers=cpu_threads() if torch.device(device).type == "cpu" else 1,
+                          initializer=lambda: torch.set_num_threads(1))
     finally:
         torch.set_num_threads(saved)
