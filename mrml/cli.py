@@ -219,14 +219,16 @@ def simulate(kind, n, out, seed, chunk, scheduler, workers, resume, overwrite, s
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @click.option("--hparam", "hparams", multiple=True, metavar="KEY=VALUE",
               help="Network hyperparameter (repeatable): deernet hidden, n_layers; nusnet n_iter, refine_every, "
-                   "width, final_threshold (kind=unrolled|cnn); nusnet3d n_iter, refine_every, width, "
+                   "width, final_threshold, learned_sigma (kind=unrolled|cnn); nusnet3d n_iter, refine_every, width, "
                    "final_threshold.")
 @click.option("--init", "init", default=None,
               help="Start from this trained model (folder or shipped name): fine-tuning; its hyperparameters and "
-                   "ensemble size apply.")
-@click.option("--loss", "loss", type=click.Choice(["mse", "log-mse"]), default=None,
+                   "ensemble size apply (nusnet: unless changed by --hparam or --ensemble; weights of the "
+                   "same name and shape are taken).")
+@click.option("--loss", "loss", type=click.Choice(["mse", "log-mse", "log-mse-peaks"]), default=None,
               help="nusnet, nusnet3d: squared spectral error (default), or its log per column or plane, which "
-                   "weighs well-sampled data as much as sparse ones.")
+                   "weighs well-sampled data as much as sparse ones; nusnet: log-mse-peaks adds the relative "
+                   "error of the peak heights.")
 @click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
               help="nusnet, nusnet3d: override a setting or parameter range of the --simulate simulator "
                    "(repeatable), as for `mrml simulate`.")
@@ -260,7 +262,7 @@ def train(model, data, simulate_kind, ensemble, steps, batch_size, lr, seed, dev
         raise InputError(f"{out_dir} already holds a model; use --overwrite to replace it")
     from mrml.train import train as run_training
 
-    if init and ensemble is not None:
+    if init and ensemble is not None and model != "nusnet":
         raise InputError("--init keeps the ensemble size of the model it starts from; drop --ensemble")
     if loss and model == "deernet":
         raise InputError("--loss is for nusnet and nusnet3d")
@@ -273,7 +275,7 @@ def train(model, data, simulate_kind, ensemble, steps, batch_size, lr, seed, dev
     if overrides:
         sizes["overrides"] = overrides
     allowed = {"deernet": ("hidden", "n_layers"),
-               "nusnet": ("n_iter", "refine_every", "width", "final_threshold", "kind", "dilations"),
+               "nusnet": ("n_iter", "refine_every", "width", "final_threshold", "kind", "dilations", "learned_sigma"),
                "nusnet3d": ("n_iter", "refine_every", "width", "final_threshold")}[model]
     net = {}
     for item in hparams:
@@ -281,11 +283,13 @@ def train(model, data, simulate_kind, ensemble, steps, batch_size, lr, seed, dev
         if not sep or key.strip() not in allowed:
             raise InputError(f"--hparam {item!r}: expected KEY=VALUE with KEY one of {', '.join(allowed)}")
         net[key.strip()] = parse_value(value)
-    if init and net:
+    if init and net and (model != "nusnet" or "kind" in net):
         raise InputError("--init keeps the hyperparameters of the model it starts from; drop --hparam")
     if model == "deernet":
         sizes.update(net, init=init)
     elif model == "nusnet3d":
+        sizes.update(hparams=net)
+    elif net and init:
         sizes.update(hparams=net)
     elif net:
         kind_name = net.pop("kind", "unrolled")
@@ -499,7 +503,8 @@ def reconstruct(inputs, schedule_path, output, out_dir, method, phase_deg, model
             if band_dst is not None:
                 from mrml.stages.nus_net import uncertainty_plane
 
-                write(band_dst, uncertainty_plane(result, info.members, phase_deg=info.phase_deg, z=info.column_z()))
+                write(band_dst, uncertainty_plane(result, info.members, phase_deg=info.phase_deg, z=info.column_z(),
+                                                  sigmas=info.sigma))
                 summary["uncertainty"] = str(band_dst)
             if fig_dst is not None:
                 _nus_plot(result, info, fig_dst)
@@ -609,11 +614,14 @@ def _nus_plot(result, info, path):
     n_cols = data.shape[1]
     full = (cols[0::2] + 1j * cols[1::2])[:, :n_cols]
     sched = np.asarray(info.schedule)
-    members = None if info.members is None else info.members[:, :, :n_cols]
     phase = info.phase_deg if info.phase_deg is not None else 0.0
-    z = info.column_z()
-    fig = nus_figure(full[sched], sched, full, phase_deg=phase, members=members,
-                     z=z[:n_cols] if np.ndim(z) else z,
+    band = None
+    if info.members is not None:
+        from mrml.stages.nus_net import band_halfwidth
+
+        band = band_halfwidth(info.members[:, :, :n_cols], phase_deg=phase, z=info.column_z(),
+                              sigmas=None if info.sigma is None else info.sigma[:, :, :n_cols])
+    fig = nus_figure(full[sched], sched, full, phase_deg=phase, band=band,
                      title=f"{path.stem}: {info.method}, {info.n_sampled} of {info.n_points} points "
                            f"({info.sampling_fraction:.1%})")
     save_figure(fig, path)

@@ -79,12 +79,12 @@ def nus3d_figure(sampled, result, info, *, title: str | None = None):
     return fig
 
 
-def nus_figure(sampled_td, schedule, full_td, *, phase_deg: float = 0.0, members=None, z=None,
-               title: str | None = None):
+def nus_figure(sampled_td, schedule, full_td, *, phase_deg: float = 0.0, band=None, title: str | None = None):
     """NUS before and after: zero-filled and reconstructed indirect spectra as contour maps (points).
 
     ``sampled_td`` (n_sampled, cols) and ``full_td`` (n_full, cols) complex. With the
-    network's ``members`` (K, n_full, cols) and band scale ``z``, a third panel shows
+    network's ``band`` (2 n_full, cols; the calibrated half-width of the unwindowed spectrum,
+    :func:`mrml.stages.nus_net.band_halfwidth`), a third panel shows
     |spectrum| / band half-width: where it is below 1 a peak is not significant.
     """
     import matplotlib
@@ -103,9 +103,6 @@ def nus_figure(sampled_td, schedule, full_td, *, phase_deg: float = 0.0, members
     ref = spectra[1][1]
     noise = 1.4826 * np.median(np.abs(ref - np.median(ref)))
     levels = noise * 6 * 1.5 ** np.arange(12)
-    band = None
-    if members is not None and z is not None:
-        band = z * np.std([indirect_spectrum(m, phase_deg=phase_deg) for m in members], axis=0)
     panels = len(spectra) + (band is not None)
     fig, axes = plt.subplots(1, panels, figsize=(4.2 * panels, 4.2), constrained_layout=True, sharey=True)
     for ax, (label, spec) in zip(axes, spectra):
@@ -116,7 +113,8 @@ def nus_figure(sampled_td, schedule, full_td, *, phase_deg: float = 0.0, members
     axes[0].set_ylabel(f"indirect (point of {2 * n}, zero-filled)")
     if band is not None:
         ax = axes[-1]
-        ratio = np.abs(ref) / np.maximum(band, 1e-12 * np.abs(ref).max())
+        plain = indirect_spectrum(full_td, phase_deg=phase_deg, window=False)  # as the band
+        ratio = np.abs(plain) / np.maximum(band, 1e-12 * np.abs(plain).max())
         ratio[np.abs(ref) < 6 * noise] = np.nan  # only where the contours are drawn
         im = ax.imshow(ratio, origin="lower", aspect="auto", cmap="viridis", vmin=0, vmax=5,
                        interpolation="nearest")

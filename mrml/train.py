@@ -168,10 +168,10 @@ def start_training(out_dir, device: str | None, seed: int):
 LOSSES = ("mse", "log-mse")
 
 
-def check_loss(loss: str) -> str:
-    """``loss`` if it is one of :data:`LOSSES`; a one-line error otherwise."""
-    if loss not in LOSSES:
-        raise InputError(f"unknown loss {loss!r}; available: {', '.join(LOSSES)}")
+def check_loss(loss: str, allowed=LOSSES) -> str:
+    """``loss`` if it is one of ``allowed`` (default :data:`LOSSES`); a one-line error otherwise."""
+    if loss not in allowed:
+        raise InputError(f"unknown loss {loss!r}; available: {', '.join(allowed)}")
     return loss
 
 

@@ -16,12 +16,14 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from mrml.device import autocast as _autocast
 from mrml.device import cpu_threads, map_batches
 from mrml.errors import InputError
 from mrml.nets.nusnet import NusNetEnsemble, UnrolledIst, scale_columns
 from mrml.calibration import STRONG_SD, at_fraction, by_fraction_bin, snr_coverage_table, snr_factor_table
+from mrml.train import LOSSES as TRAIN_LOSSES
 from mrml.train import (_learning_rate, _progress, check_loss, init_from, noisier, optimiser_step, rewrite_card,
                         run_record, start_training, write_model)
 
@@ -46,16 +48,72 @@ def build(kind: str, **hparams):
 LOG_FLOOR = 1e-3
 
 
+#: Losses of the 2D network: :data:`mrml.train.LOSSES` and ``log-mse-peaks``, ``log-mse`` plus
+#: :data:`PEAK_WEIGHT` times :func:`peak_height_loss`.
+LOSSES = (*TRAIN_LOSSES, "log-mse-peaks")
+#: Weight of the peak-height term of ``log-mse-peaks``.
+PEAK_WEIGHT = 1.0
+#: Local maxima of the true processed spectrum above this fraction of its column maximum are the peaks
+#: of :func:`peak_height_loss`.
+PEAK_FLOOR = 0.05
+
+
 def spectral_loss(pred, target, *, kind: str = "mse"):
     """Spectral error (FFT zero-filled x2) of predicted (K, b, 2, n) against target (b, 2, n) FIDs.
 
-    ``kind`` is one of :data:`mrml.train.LOSSES`: the mean squared error, or the mean log of each column's.
+    ``kind`` is one of :data:`LOSSES`: the mean squared error, the mean log of each column's, or that
+    plus the peak-height term (:func:`peak_height_loss`).
     """
+    kind = check_loss(kind, LOSSES)
     n = target.shape[-1]
     f = torch.fft.fft(torch.complex(pred[..., 0, :], pred[..., 1, :]), n=2 * n)
     g = torch.fft.fft(torch.complex(target[:, 0], target[:, 1]), n=2 * n)
     err = ((f - g[None]).abs() ** 2).sum(-1) / (2 * n)  # (K, b)
-    return torch.log(err + LOG_FLOOR).mean() if check_loss(kind) == "log-mse" else err.mean()
+    if kind == "mse":
+        return err.mean()
+    loss = torch.log(err + LOG_FLOOR).mean()
+    return loss + PEAK_WEIGHT * peak_height_loss(pred, target) if kind == "log-mse-peaks" else loss
+
+
+def peak_height_loss(pred, target):
+    """Mean ``log(1 + r^2)`` of the relative height errors ``r`` at the true peaks of the processed spectrum.
+
+    The spectrum is processed as users and the benchmarks do (sine bell, first point halved, zero fill x2,
+    FT, real part; the network sees columns phased to absorption); peaks are the 3-point local maxima of the
+    true spectrum above :data:`PEAK_FLOOR` of its column maximum. Soft thresholding shrinks peaks, and a
+    squared error over the whole spectrum gives their few points little weight; this term pulls on the
+    heights themselves, and ``log(1 + r^2)`` bounds the pull of weak peaks lost in the noise.
+    """
+    n = target.shape[-1]
+    window = torch.sin(torch.pi * (0.5 + 0.5 * torch.arange(n, device=target.device) / n))
+    window = window * torch.where(torch.arange(n, device=target.device) == 0, 0.5, 1.0)
+    f = torch.fft.fft(torch.complex(pred[..., 0, :], pred[..., 1, :]) * window, n=2 * n).real  # (K, b, 2n)
+    g = torch.fft.fft(torch.complex(target[:, 0], target[:, 1]) * window, n=2 * n).real  # (b, 2n)
+    local = g == nn.functional.max_pool1d(g[:, None], 3, stride=1, padding=1)[:, 0]
+    peaks = local & (g > PEAK_FLOOR * g.amax(dim=-1, keepdim=True)) & (g > 0)
+    if not bool(peaks.any()):
+        return pred.sum() * 0.0
+    r = (f[:, peaks] - g[peaks][None]) / g[peaks][None]
+    return torch.log1p(r.square()).mean()
+
+
+#: Weight of the error-scale head's likelihood in the training loss. The head's only gradient comes from it
+#: (the error is detached), and Adam normalises each parameter's steps, so the weight mainly keeps the logged
+#: loss readable as the reconstruction's (as for nusnet3d).
+SIGMA_WEIGHT = 1e-3
+
+
+def sigma_nll(pred, log_sigma, target):
+    """Gaussian negative log-likelihood of the detached spectral error under the learned error scale.
+
+    ``pred`` (K, b, 2, n), ``log_sigma`` (K, b, 2 n), ``target`` (b, 2, n); sigma is the SD of each part of
+    the complex error of the spectrum (FFT zero-filled x2), in the scaled units.
+    """
+    n = target.shape[-1]
+    f = torch.fft.fft(torch.complex(pred[..., 0, :], pred[..., 1, :]), n=2 * n)
+    g = torch.fft.fft(torch.complex(target[:, 0], target[:, 1]), n=2 * n)
+    err2 = (f - g[None]).abs().detach() ** 2
+    return (err2 / (2 * torch.exp(2 * log_sigma)) + 2 * log_sigma).mean()
 
 
 def to_inputs(arrays) -> tuple[np.ndarray, np.ndarray]:
@@ -72,11 +130,14 @@ def to_inputs(arrays) -> tuple[np.ndarray, np.ndarray]:
 CPU_POINTS_PER_BATCH = 32768
 
 
-def predict(model, inp, *, batch_size: int | None = None, device=None, mixed_precision: bool = False) -> np.ndarray:
+def predict(model, inp, *, batch_size: int | None = None, device=None, mixed_precision: bool = False,
+            return_sigma: bool = False):
     """Member predictions (K, m, 2, n) in the input's scale (float32; bfloat16 on CUDA if ``mixed_precision``).
 
     ``batch_size`` (columns) defaults to :data:`CPU_POINTS_PER_BATCH` points on a CPU, 64 times that on a GPU.
     On a CPU there are at least as many batches as CPUs, run side by side (:func:`mrml.device.map_batches`).
+    With ``return_sigma``, also the learned error scales (K, m, 2 n) of a network with ``learned_sigma``
+    (SD of each part of the complex spectrum's error, zero fill x2, unshifted), or None for an ensemble.
     """
     device = device or next(model.parameters()).device
     cpu = torch.device(device).type == "cpu"
@@ -91,10 +152,16 @@ def predict(model, inp, *, batch_size: int | None = None, device=None, mixed_pre
             xb = torch.as_tensor(np.asarray(inp[i:i + batch_size]), device=device)
             s = scale_columns(xb)
             xs = torch.cat([xb[:, :2] / s[:, None, None], xb[:, 2:]], dim=1)
-            return (model(xs).float() * s[None, :, None, None]).cpu().numpy()
+            out = model(xs)
+            fid, log_sigma = out if isinstance(out, tuple) else (out, None)
+            fid = (fid.float() * s[None, :, None, None]).cpu().numpy()
+            return fid, None if log_sigma is None else (torch.exp(log_sigma.float()) * s[None, :, None]).cpu().numpy()
 
-    out = map_batches(run, range(0, len(inp), batch_size), device=device)
-    return np.concatenate(out, axis=1)
+    fids, sigmas = zip(*map_batches(run, range(0, len(inp), batch_size), device=device))
+    fids = np.concatenate(fids, axis=1)
+    if not return_sigma:
+        return fids
+    return fids, None if sigmas[0] is None else np.concatenate(sigmas, axis=1)
 
 
 def spectral_nrmsd(fid, target) -> np.ndarray:
@@ -104,38 +171,41 @@ def spectral_nrmsd(fid, target) -> np.ndarray:
     return np.linalg.norm(s - s0, axis=-1) / np.maximum(np.linalg.norm(s0, axis=-1), 1e-12)
 
 
-def _spectra(member_fids, truth):
+def _spectra(member_fids, truth, sigmas=None):
     """Real spectra (no window, zero fill x2, FT) of the ensemble mean and truth, and the raw SD.
 
-    ``member_fids`` complex (K, m, n), ``truth`` complex (m, n); results are (2n, m).
+    ``member_fids`` complex (K, m, n), ``truth`` complex (m, n); results are (2n, m). The raw SD is the
+    members' spread, combined with the learned error scales ``sigmas`` (K, m, 2 n) where given
+    (:func:`mrml.stages.nus_net.spectral_sd`).
     """
     from mrml.stages.nus import indirect_spectrum
     from mrml.stages.nus_net import spectral_sd
 
     f = np.moveaxis(np.asarray(member_fids), -1, 1)  # (K, n, m)
     spec = indirect_spectrum(np.stack([f.mean(axis=0), np.asarray(truth).T]), window=False, shift=False, axis=1)
-    return spec[0], spectral_sd(f), spec[1]
+    sig = None if sigmas is None else np.moveaxis(np.asarray(sigmas), -1, 1)
+    return spec[0], spectral_sd(f, sigmas=sig), spec[1]
 
 
-def calibrate(member_fids, truth, *, level: float = 0.95, significant: float = 0.01) -> dict:
+def calibrate(member_fids, truth, *, level: float = 0.95, significant: float = 0.01, sigmas=None) -> dict:
     """Scale ``z`` of the ensemble SD so that the band covers ``level`` of the true real spectrum.
 
     ``z`` is the larger of the quantiles needed over all points and over points
     where the true spectrum exceeds ``significant`` of its column maximum.
     """
-    mean, sd, true = _spectra(member_fids, truth)
+    mean, sd, true = _spectra(member_fids, truth, sigmas)
     need = np.abs(mean - true) / np.maximum(sd, 1e-12)
     sig = np.abs(true) > significant * np.abs(true).max(axis=0, keepdims=True)
     z = max(float(np.quantile(need[sig], level, method="higher")), float(np.quantile(need, level, method="higher")))
     return {"level": level, "z": z, "significant": significant, "raw_coverage_all": float(np.mean(need <= 1.0))}
 
 
-def coverage(member_fids, truth, z, *, significant: float = 0.01) -> dict:
+def coverage(member_fids, truth, z, *, significant: float = 0.01, sigmas=None) -> dict:
     """Share of the true real spectrum inside mean +- z SD, over all points and where it is significant.
 
     ``z`` is one scale, or one per column (m,).
     """
-    mean, sd, true = _spectra(member_fids, truth)
+    mean, sd, true = _spectra(member_fids, truth, sigmas)
     inside = np.abs(mean - true) <= z * sd
     sig = np.abs(true) > significant * np.abs(true).max(axis=0, keepdims=True)
     return {"coverage_all": float(inside.mean()), "coverage_significant": float(inside[sig].mean()),
@@ -151,7 +221,7 @@ def evaluate(model, arrays, *, ist_iter: int = 200, z=None) -> dict:
     from mrml.stages.nus_ist import ist
 
     inp, tgt = to_inputs(arrays)
-    members = predict(model, inp)
+    members, sigmas = predict(model, inp, return_sigma=True)
     member_fids = members[:, :, 0] + 1j * members[:, :, 1]
     truth = tgt[:, 0] + 1j * tgt[:, 1]
     err_net = spectral_nrmsd(member_fids.mean(0), truth)
@@ -164,7 +234,7 @@ def evaluate(model, arrays, *, ist_iter: int = 200, z=None) -> dict:
     if isinstance(z, dict):
         z = band_scale(z, x.shape[1], fraction=mask.mean(axis=1))
     if z is not None:
-        out.update(coverage(member_fids, truth, z))
+        out.update(coverage(member_fids, truth, z, sigmas=sigmas))
     return out
 
 
@@ -194,8 +264,8 @@ def _relative_needs(model, sims, calibration, *, seed: int, n: int):
     for length, sim in sims.items():
         arrays = sim.simulate(n, np.random.default_rng([seed, 19, length]))
         inp, tgt = to_inputs(arrays)
-        m = predict(model, inp)
-        mean, sd, true = _spectra(m[:, :, 0] + 1j * m[:, :, 1], tgt[:, 0] + 1j * tgt[:, 1])  # (2n, m)
+        m, sigmas = predict(model, inp, return_sigma=True)
+        mean, sd, true = _spectra(m[:, :, 0] + 1j * m[:, :, 1], tgt[:, 0] + 1j * tgt[:, 1], sigmas)  # (2n, m)
         frac = inp[:, 2].mean(axis=1)
         rel = np.abs(mean - true) / np.maximum(band_scale(calibration, int(length), fraction=frac) * sd, 1e-30)
         strong = np.abs(true) > STRONG_SD * np.asarray(arrays["params/noise_std"]) * np.sqrt(int(length))
@@ -231,11 +301,12 @@ def calibrate_and_validate(model, sims: dict, *, seed: int, n_val: int) -> tuple
     per, per_fraction = {}, {}
     for length, sim in sims.items():
         inp, tgt = to_inputs(sim.simulate(n_val, np.random.default_rng([seed + 1, 11, length])))
-        m = predict(model, inp)
+        m, sigmas = predict(model, inp, return_sigma=True)
         fids, truth = m[:, :, 0] + 1j * m[:, :, 1], tgt[:, 0] + 1j * tgt[:, 1]
-        per[int(length)] = calibrate(fids, truth)
-        per_fraction[str(int(length))] = by_fraction_bin(inp[:, 2].mean(axis=1), FRACTION_EDGES,
-                                                         lambda b: calibrate(fids[:, b], truth[b])["z"])
+        per[int(length)] = calibrate(fids, truth, sigmas=sigmas)
+        per_fraction[str(int(length))] = by_fraction_bin(
+            inp[:, 2].mean(axis=1), FRACTION_EDGES,
+            lambda b: calibrate(fids[:, b], truth[b], sigmas=None if sigmas is None else sigmas[:, b])["z"])
     first = next(iter(per.values()))
     calib = {"level": first["level"], "significant": first["significant"],
              "z_by_points": {str(k): c["z"] for k, c in per.items()}, "z": max(c["z"] for c in per.values()),
@@ -280,7 +351,35 @@ def band_scale(calib: dict, n_points: int, *, fraction=None):
     return float(np.interp(np.log2(n_points), np.log2(pts), [by[str(k)] for k in pts]))
 
 
-def train_nusnet(out_dir, *, data=None, ensemble: int = 4, steps: int = 20000, batch_size: int = 64,
+def init_model(init, device, *, hparams: dict | None = None, n_members: int | None = None):
+    """A model to fine-tune from the trained ``init`` (:func:`mrml.train.init_from`) and the card's record.
+
+    With ``hparams`` or ``n_members`` the model is built with ``init``'s hyperparameters so changed, and
+    takes every weight of ``init`` whose name and shape it shares, the first members' thresholds and
+    refiners included; new parts (e.g. a ``learned_sigma`` head) start fresh. The record lists the changes.
+    """
+    model, start = init_from(init, "nusnet", device)
+    if not hparams and n_members is None:
+        return model, start
+    if not isinstance(model, UnrolledIst):
+        raise InputError("--init with --hparam or --ensemble needs an unrolled nusnet")
+    changes = {**(hparams or {}), **({"n_members": int(n_members)} if n_members is not None else {})}
+    new = UnrolledIst(**{**model.hparams, **changes}).to(device)
+    old, state = model.state_dict(), new.state_dict()
+    taken = 0
+    for key, value in state.items():
+        src = old.get(key)
+        if src is not None and key == "threshold_logit" and src.shape[0] >= value.shape[0]:
+            src = src[:value.shape[0]]
+        if src is not None and src.shape == value.shape:
+            state[key] = src.clone()
+            taken += 1
+    new.load_state_dict(state)
+    start = {**start, "changed_hparams": changes, "weights_taken": f"{taken} of {len(state)} tensors"}
+    return new.train(), start
+
+
+def train_nusnet(out_dir, *, data=None, ensemble: int | None = None, steps: int = 20000, batch_size: int = 64,
                  lr: float = 2e-3, seed: int = 0, pool_size: int = 16384, refresh: int = 1024,
                  refresh_every: int = 50, n_val: int = 256, device: str | None = None, progress: bool = True,
                  command: str | None = None, time_limit_s: float | None = None, overrides=None,
@@ -293,11 +392,13 @@ def train_nusnet(out_dir, *, data=None, ensemble: int = 4, steps: int = 20000, b
     steps cycle through the pools. After training, the band scale ``z`` is fitted
     on simulated columns of one seed and checked, with the NRMSD against IST, on
     columns of another. ``init`` (a model folder or shipped name) starts from trained
-    weights, whose hyperparameters then apply; ``loss`` is one of :data:`mrml.train.LOSSES`.
+    weights, whose hyperparameters then apply, changed by ``hparams`` and ``ensemble`` where given
+    (:func:`init_model`); ``loss`` is one of :data:`mrml.train.LOSSES`. A network with ``learned_sigma``
+    also learns its error scale (:func:`sigma_nll`), and its band is calibrated on it.
     """
     from simulators import get_simulator
 
-    check_loss(loss)
+    check_loss(loss, LOSSES)
     out, dev = start_training(out_dir, device, seed)
     rng = np.random.default_rng([seed, 11])
     overrides = dict(overrides or {})
@@ -331,9 +432,9 @@ def train_nusnet(out_dir, *, data=None, ensemble: int = 4, steps: int = 20000, b
     hp = dict(DEFAULT_HPARAMS if kind == "cnn" else {}) if hparams is None else dict(hparams)
     start = None
     if init:
-        model, start = init_from(init, "nusnet", dev)
+        model, start = init_model(init, dev, hparams=hparams, n_members=ensemble)
     else:
-        model = build(kind, n_members=ensemble, **hp).to(dev)
+        model = build(kind, n_members=ensemble or 4, **hp).to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=_learning_rate(0.0, lr))
     bar = None
     if progress:
@@ -359,8 +460,11 @@ def train_nusnet(out_dir, *, data=None, ensemble: int = 4, steps: int = 20000, b
         s = scale_columns(xb)[:, None, None]
         xb = torch.cat([xb[:, :2] / s, xb[:, 2:]], dim=1)
         with _autocast(dev):
-            pred = model(xb)
+            result = model(xb)
+        pred, log_sigma = result if isinstance(result, tuple) else (result, None)
         loss_value = spectral_loss(pred.float(), yb / s, kind=loss)
+        if log_sigma is not None:
+            loss_value = loss_value + SIGMA_WEIGHT * sigma_nll(pred.float(), log_sigma.float(), yb / s)
         done = _progress(step, steps, time.time() - t_train, time_limit_s)
         optimiser_step(opt, loss_value, done=done, lr=lr, losses=losses, bar=bar)
         if done >= 1.0:
@@ -372,7 +476,8 @@ def train_nusnet(out_dir, *, data=None, ensemble: int = 4, steps: int = 20000, b
     card: dict[str, Any] = {
         "name": "nusnet", "architecture": "nusnet",
         "hparams": {"kind": "unrolled" if isinstance(model, UnrolledIst) else "cnn", **model.hparams},
-        "task": "NUS: sampled indirect FID + mask -> full FID (ensemble, calibrated spectral band)",
+        "task": "NUS: sampled indirect FID + mask -> full FID ("
+                + ("learned" if getattr(model, "learned_sigma", False) else "ensemble") + ", calibrated spectral band)",
         "training": {"command": command, "data": str(data) if data else "on-the-fly simulation",
                      "simulator": "nus", "simulator_version": next(iter(sims.values())).version,
                      "simulator_config": next(iter(sims.values())).config, "init": start, "loss": loss,

@@ -164,3 +164,39 @@ def test_shipped_band_covers_the_strong_points_of_noisy_sparse_columns():
     (without, n_low), (with_factor, _) = strong_coverage(low, False), strong_coverage(low, True)
     assert n_low > 1000 and without < 0.92 and with_factor >= 0.93
     assert strong_coverage(high, True)[0] >= 0.95 and np.all(g[high] == 1.0)
+
+
+def test_peak_height_loss_is_the_relative_error_at_the_true_peaks():
+    """0 for a perfect reconstruction; log(1 + 0.2^2) for one whose spectrum is 0.8 of the truth everywhere;
+    points off the peaks do not count."""
+    from mrml.train_nus import peak_height_loss, spectral_loss
+
+    arrays = get_simulator("nus", overrides={"n_points": 64}).simulate(8, np.random.default_rng(1))
+    target = torch.tensor(to_inputs(arrays)[1])
+    assert float(peak_height_loss(target[None], target)) == pytest.approx(0.0, abs=1e-10)
+    assert float(peak_height_loss(0.8 * target[None], target)) == pytest.approx(np.log1p(0.04), rel=1e-4)
+    n = target.shape[-1]
+    t = torch.arange(n)
+    wiggle = 1e-3 * torch.stack([torch.cos(2.9 * t), torch.sin(2.9 * t)])  # a line far from every peak
+    assert float(peak_height_loss((target + wiggle)[None], target)) < 1e-3
+    both = float(spectral_loss(0.8 * target[None], target, kind="log-mse-peaks"))
+    assert both == pytest.approx(float(spectral_loss(0.8 * target[None], target, kind="log-mse")) + np.log1p(0.04),
+                                 rel=1e-4)
+
+
+def test_fine_tuning_to_one_member_with_a_learned_error_scale(tmp_path):
+    """``init`` with changed hyperparameters keeps the first member's weights and adds a fresh head; the band is
+    then calibrated on the learned scale."""
+    common = dict(steps=2, batch_size=8, pool_size=256, refresh=0, n_val=8, progress=False, seed=2, lengths=(32,))
+    train_nusnet(tmp_path / "a", ensemble=2, hparams={"n_iter": 8, "refine_every": 4, "width": 8}, **common)
+    card = train_nusnet(tmp_path / "b", init=tmp_path / "a", ensemble=1, hparams={"learned_sigma": True},
+                        lr=1e-12, **common)
+    a, _ = models.load_model(tmp_path / "a", device="cpu")
+    b, card_b = models.load_model(tmp_path / "b", device="cpu")
+    assert b.n_members == 1 and b.learned_sigma and card_b["hparams"]["learned_sigma"]
+    assert card["training"]["init"]["changed_hparams"] == {"learned_sigma": True, "n_members": 1}
+    torch.testing.assert_close(b.threshold_logit, a.threshold_logit[:1], atol=1e-6, rtol=0)
+    for wa, wb in zip(a.refiners[0].parameters(), b.refiners[0].parameters()):
+        torch.testing.assert_close(wa, wb, atol=1e-6, rtol=0)
+    assert "learned" in card["task"] and card["calibration"]["z"] > 0
+    assert card["metrics_validation"]["points_32"]["coverage_all"] > 0

@@ -202,7 +202,7 @@ def write(path: str | os.PathLike, spectrum: Spectrum) -> None:
     elif has_header:
         dic = _resized_header(dict(spectrum.header), data)
     else:
-        dic = ng.pipe.create_dic(_udic_from_axes(spectrum, p))
+        dic = _resized_header(ng.pipe.create_dic(_udic_from_axes(spectrum, p)), data)
     data = data.astype(np.complex64 if np.iscomplexobj(data) else np.float32)
     with atomic_output(p) as tmp:
         ng.pipe.write(str(tmp), dic, data, overwrite=True)
@@ -258,8 +258,10 @@ def _udic_from_axes(spectrum: Spectrum, p: Path) -> dict:
         if ax.sw_hz is None:
             raise InputError(f"{p}: axis {ax.label!r} has no spectral width; cannot write NMRPipe")
         last = k == data.ndim - 1
-        udic[k].update(size=data.shape[k] if not (not last and np.iscomplexobj(data)) else data.shape[k],
-                       complex=bool(np.iscomplexobj(data)) if last else False, encoding="states",
+        # an indirect dimension in the time domain holds States pairs of rows (complex); NMRPipe and nmrglue
+        # would otherwise transform it as real points
+        udic[k].update(size=data.shape[k],
+                       complex=bool(np.iscomplexobj(data)) if last else ax.domain == "time", encoding="states",
                        sw=float(ax.sw_hz), obs=float(ax.obs_mhz or 1.0), car=float(ax.car_hz or 0.0),
                        label=ax.label[:8], time=ax.domain == "time", freq=ax.domain == "frequency")
     return udic

@@ -119,13 +119,24 @@ class UnrolledIst(nn.Module):
     refiner at zero and the thresholds at their initial geometric schedule this
     is plain IST, so training starts from the classical method. Input and output
     as :class:`NusNetEnsemble` (members run one after another).
+
+    With ``learned_sigma`` each member also has a head, as :class:`UnrolledIst2D`
+    has, over its final model spectrum and the last residual of the measured
+    points, that predicts the per-point error scale of the spectrum; ``forward``
+    then returns ``(fid, log_sigma)``, ``log_sigma`` (K, batch, 2 n): natural log of
+    the SD of each part of the complex spectrum's error (zero fill x2, no window,
+    unshifted) in the input's scale. One member with this head replaces an
+    ensemble's K passes by one.
     """
 
     def __init__(self, *, n_iter: int = 16, refine_every: int = 4, width: int = 12, n_members: int = 4,
-                 final_threshold: float = 0.02):
+                 final_threshold: float = 0.02, learned_sigma: bool = False):
         super().__init__()
         self.hparams = {"n_iter": n_iter, "refine_every": refine_every, "width": width, "n_members": n_members,
                         "final_threshold": final_threshold}
+        if learned_sigma:
+            self.hparams["learned_sigma"] = True
+        self.learned_sigma = bool(learned_sigma)
         self.n_members = n_members
         frac = final_threshold ** (torch.arange(n_iter, dtype=torch.float32) / max(n_iter - 1, 1))
         logit = torch.log(frac / (1 - frac + 1e-6))
@@ -140,13 +151,18 @@ class UnrolledIst(nn.Module):
             for r in member:
                 nn.init.zeros_(r[-1].weight)
                 nn.init.zeros_(r[-1].bias)
+        if learned_sigma:
+            self.sigma_heads = nn.ModuleList([
+                nn.Sequential(nn.Conv1d(4, width, 5, padding=2), nn.GELU(),
+                              nn.Conv1d(width, width, 5, padding=4, dilation=2), nn.GELU(),
+                              nn.Conv1d(width, 1, 5, padding=2)) for _ in range(n_members)])
         self.refine_every = refine_every
 
     def forward(self, x):
         y = torch.complex(x[:, 0].float(), x[:, 1].float())  # (batch, n), zeros where not sampled
         mask = x[:, 2].float()
         n = y.shape[-1]
-        outs = []
+        outs, log_sigmas = [], []
         first = torch.fft.fft(y, n=2 * n)  # every member's first residual: the zero-filled spectrum
         top = _modulus(first).amax(dim=-1, keepdim=True).clamp_min(1e-12)
         n_iter = self.threshold_logit.shape[1]
@@ -162,10 +178,15 @@ class UnrolledIst(nn.Module):
                     corr = _conv1d_as_2d(self.refiners[m][(k + 1) // self.refine_every - 1], feats) * top[:, :, None]
                     model = model + torch.complex(corr[:, 0], corr[:, 1])
                 fid = torch.fft.ifft(model)[:, :n]
-                if k + 1 < n_iter:  # the last layer's residual would go unused
+                if k + 1 < n_iter or self.learned_sigma:  # without the head the last residual goes unused
                     resid = torch.fft.fft(mask * (y - fid), n=2 * n)
             fid = mask * y + (1 - mask) * fid
             outs.append(torch.stack([fid.real, fid.imag], dim=1))
+            if self.learned_sigma:
+                feats = torch.stack([model.real, model.imag, _modulus(model), _modulus(resid)], dim=1) / top[:, :, None]
+                log_sigmas.append(_conv1d_as_2d(self.sigma_heads[m], feats.detach())[:, 0] + torch.log(top))
+        if self.learned_sigma:
+            return torch.stack(outs), torch.stack(log_sigmas)
         return torch.stack(outs)
 
 

@@ -33,17 +33,20 @@ class ReconstructionResult:
     sampling_fraction: float
     seconds: float
     phase_deg: float | None = None
-    band_z: float | None = None  # net: band half-width = band_z x ensemble SD (calibrated for n_points)
+    band_z: float | None = None  # net: band half-width = band_z x error SD (calibrated for n_points)
     members: np.ndarray | None = dataclasses.field(default=None, repr=False)
     schedule: np.ndarray | None = dataclasses.field(default=None, repr=False)
     warnings: tuple = ()
     #: net: per column, the band's widening for the column's SNR (:func:`mrml.calibration.snr_factor`), >= 1
     band_factor: np.ndarray | None = dataclasses.field(default=None, repr=False)
+    #: net with a learned error scale: (K, 2 n_points, columns), see :func:`mrml.stages.nus_net.members`
+    sigma: np.ndarray | None = dataclasses.field(default=None, repr=False)
 
     def summary(self) -> dict:
         from mrml.calibration import factor_summary
 
-        out = {k: v for k, v in dataclasses.asdict(self).items() if k not in ("members", "schedule", "band_factor")}
+        arrays = ("members", "schedule", "band_factor", "sigma")
+        out = {k: v for k, v in dataclasses.asdict(self).items() if k not in arrays}
         if self.band_factor is not None:
             out["band_snr_factor"] = factor_summary(self.band_factor)
         return out
@@ -118,7 +121,7 @@ def reconstruct(spectrum: Spectrum, schedule=None, *, n_points: int | None = Non
         else :func:`default_points`).
     method : {"ist", "ist-ve", "net"}
         Plain IST, IST with the virtual-echo constraint (needs ``phase_deg``), or the
-        network ensemble (:mod:`mrml.stages.nus_net`; ``phase_deg`` estimated when not given).
+        network (:mod:`mrml.stages.nus_net`; ``phase_deg`` estimated when not given).
     n_iter : int
         IST iterations.
     phase_deg : float, optional
@@ -156,7 +159,7 @@ def reconstruct(spectrum: Spectrum, schedule=None, *, n_points: int | None = Non
     validate_schedule(sched, shape=n_full, source="schedule")
     start = time.perf_counter()
     y = sampled_points(spectrum, sched)
-    member_fids = band_z = factor = None
+    member_fids = band_z = factor = sigma = None
     warnings: list[str] = []
     if method == "ist":
         full = ist(y, sched, n_full, n_iter=n_iter)
@@ -175,7 +178,8 @@ def reconstruct(spectrum: Spectrum, schedule=None, *, n_points: int | None = Non
         from mrml.calibration import snr_factor
         from mrml.train_nus import band_scale, column_snr
 
-        member_fids = nus_net.members(y, sched, n_full, phase_deg=float(phase_deg), model=model)
+        member_fids, sigma = nus_net.members(y, sched, n_full, phase_deg=float(phase_deg), model=model,
+                                             return_sigma=True)
         full = member_fids.mean(axis=0)
         card = load_model(model)[1]
         band_z = band_scale(card["calibration"], n_full, fraction=len(sched) / n_full)
@@ -199,4 +203,4 @@ def reconstruct(spectrum: Spectrum, schedule=None, *, n_points: int | None = Non
     seconds = time.perf_counter() - start
     return result, ReconstructionResult(spectrum.source, method, len(sched), n_full, len(sched) / n_full, seconds,
                                         None if phase_deg is None else float(phase_deg), band_z, member_fids,
-                                        sched, tuple(warnings), factor)
+                                        sched, tuple(warnings), factor, sigma)

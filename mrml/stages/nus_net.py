@@ -99,8 +99,12 @@ def _phase_of(total, step_deg: float) -> float:
 
 
 def members(sampled, schedule, n_full: int, *, phase_deg: float, model="nusnet", device=None,
-            batch_size: int | None = None) -> np.ndarray:
+            batch_size: int | None = None, return_sigma: bool = False):
     """Reconstructions of every ensemble member, complex (K, n_full, n_cols), measured points kept.
+
+    With ``return_sigma`` also the network's learned error scales (K, 2 n_full, n_cols), the SD of each
+    part of the complex spectrum's error (zero fill x2, no window, unshifted), or None for an ensemble
+    without them.
 
     Parameters
     ----------
@@ -126,31 +130,84 @@ def members(sampled, schedule, n_full: int, *, phase_deg: float, model="nusnet",
     mask = np.zeros((y.shape[1], n_full), dtype=np.float32)
     mask[:, idx] = 1.0
     inp = np.stack([full.real, full.imag, mask], axis=1).astype(np.float32)
-    out = predict(net, inp, batch_size=batch_size)  # (K, n_cols, 2, n_full)
+    out, sigma = predict(net, inp, batch_size=batch_size, return_sigma=True)  # (K, n_cols, 2, n_full)
     rec = (out[:, :, 0] + 1j * out[:, :, 1]).transpose(0, 2, 1) / rot
     rec[:, idx] = y[None]
-    return rec
+    if not return_sigma:
+        return rec
+    return rec, None if sigma is None else sigma.transpose(0, 2, 1)
 
 
-def spectral_sd(member_fids, *, z: float = 1.0, phase_deg: float = 0.0) -> np.ndarray:
+def spectral_sd(member_fids, *, z: float = 1.0, phase_deg: float = 0.0, sigmas=None) -> np.ndarray:
     """``z`` times the SD over members of the real spectrum (no window, zero fill x2, FT, phase; unshifted).
 
-    ``member_fids``: complex (K, n_full, ...). Returns (2 n_full, ...).
+    ``member_fids``: complex (K, n_full, ...). Returns (2 n_full, ...). With a network's learned error
+    scales ``sigmas`` (K, 2 n_full, ...), the SD of each part of every member's complex spectrum error, the
+    SD is ``sqrt(mean(sigma^2) + spread^2)`` (the real part after any phase rotation has SD sigma).
     """
     from mrml.stages.nus import indirect_spectrum
 
     spec = indirect_spectrum(member_fids, phase_deg=phase_deg, window=False, shift=False, axis=1)
-    return z * spec.std(axis=0)
+    if sigmas is None:
+        return z * spec.std(axis=0)
+    return z * np.sqrt(np.mean(np.square(sigmas), axis=0) + spec.var(axis=0))
 
 
-def uncertainty_plane(result, member_fids, *, phase_deg: float, z):
+def band_halfwidth(member_fids, *, phase_deg: float, z, sigmas=None) -> np.ndarray:
+    """Calibrated band half-width of the real indirect spectrum (no window, zero fill x2), zero frequency in
+    the middle as :func:`mrml.stages.nus.indirect_spectrum` with ``shift=True`` puts it: (2 n_full, n_cols)."""
+    sd = spectral_sd(member_fids, phase_deg=phase_deg, sigmas=sigmas)
+    z = np.asarray(z, dtype=float)
+    return np.fft.fftshift(sd, axes=0) * (z[:sd.shape[1]] if z.ndim else z)
+
+
+def _nmrpipe_bins(header: dict, n_full: int) -> tuple[np.ndarray, float]:
+    """Where FFT bin k (zero fill x2) of the indirect dimension lands after :func:`uncertainty_plane`'s
+    nmrglue processing, and the processing's gain on a spectrum's magnitude.
+
+    Found by processing probe signals ``exp(2 pi i k t / 2n)`` rather than by re-deriving NMRPipe's sign and
+    shift conventions (as :func:`mrml.stages.nus3d._bin_order` does for the 3D layout).
+    """
+    t = np.arange(n_full)
+    where, gain = [], 1.0
+    for k in (1, 2):
+        spec = _process_indirect(header, np.exp(2j * np.pi * k * t / (2 * n_full))[:, None], 0.0)[0][:, 0]
+        where.append(int(np.argmax(spec)))
+        gain = float(spec.max()) / n_full
+    step = where[1] - where[0]  # +1 or -1
+    return (where[0] + step * (np.arange(2 * n_full) - 1)) % (2 * n_full), gain
+
+
+def _process_indirect(header: dict, fid, phase_deg: float) -> tuple[np.ndarray, dict]:
+    """Real spectrum of complex indirect time-domain columns ``fid`` (n_full, n_cols) processed with nmrglue as a
+    user would without apodisation (zero fill x2, FT, ``PS -p0``, imaginaries deleted), (2 n_full, n_cols),
+    and its NMRPipe header."""
+    import nmrglue as ng
+
+    from mrml.io.nmrpipe import _resized_header
+
+    plane = np.empty((2 * fid.shape[0], fid.shape[1]), dtype=np.float32)
+    plane[0::2], plane[1::2] = fid.real, fid.imag
+    d = _resized_header(dict(header), plane)
+    d, data = ng.pipe_proc.tp(d, plane)
+    d, data = ng.pipe_proc.zf(d, data)
+    d, data = ng.pipe_proc.ft(d, data, auto=True)
+    d, data = ng.pipe_proc.ps(d, data, p0=float(phase_deg), p1=0.0)
+    d, data = ng.pipe_proc.di(d, data)
+    d, data = ng.pipe_proc.tp(d, data)
+    return np.asarray(data, dtype=np.float64), d
+
+
+def uncertainty_plane(result, member_fids, *, phase_deg: float, z, sigmas=None):
     """Half-width of the calibrated band at every point of the indirect spectrum, as an NMRPipe plane.
 
     Each member's reconstruction is processed along the indirect dimension with
     nmrglue as a user would without apodisation (zero fill x2, FT, ``PS -p0``,
-    imaginaries deleted); the SD over members times ``z`` (the scale that made
-    the band cover its nominal share of held-out simulations) is the half-width
-    of each point's band. The direct dimension's real part is used.
+    imaginaries deleted); the SD over members, combined with the network's learned
+    error scales ``sigmas`` where it has them (:func:`spectral_sd`), times ``z``
+    (the scale that made the band cover its nominal share of held-out
+    simulations) is the half-width of each point's band. The direct dimension's
+    real part is used.
 
     Parameters
     ----------
@@ -158,32 +215,31 @@ def uncertainty_plane(result, member_fids, *, phase_deg: float, z):
         The reconstructed plane (:func:`mrml.stages.nus.reconstruct`), NMRPipe header kept.
     member_fids : ndarray, complex (K, n_full, n_columns)
         Member reconstructions from :func:`members` (columns as in :func:`mrml.stages.nus.sampled_points`).
+    sigmas : ndarray, (K, 2 n_full, n_columns), optional
+        The network's learned error scales from :func:`members` (``return_sigma``).
     phase_deg : float
         Indirect zero-order phase.
     z : float or array_like
         Band scale from the model card's calibration: one, or one per column of ``member_fids``
         (:meth:`mrml.stages.nus.ReconstructionResult.column_z`).
     """
-    import nmrglue as ng
-
-    from mrml.io.nmrpipe import _resized_header, from_pipe
+    from mrml.io.nmrpipe import from_pipe
 
     n_cols = np.asarray(result.data).shape[1]
     spectra, dic = [], None
     for fid in np.asarray(member_fids)[:, :, :n_cols]:
-        plane = np.empty((2 * fid.shape[0], n_cols), dtype=np.float32)
-        plane[0::2], plane[1::2] = fid.real, fid.imag
-        d = _resized_header(dict(result.header), plane)
-        d, data = ng.pipe_proc.tp(d, plane)
-        d, data = ng.pipe_proc.zf(d, data)
-        d, data = ng.pipe_proc.ft(d, data, auto=True)
-        d, data = ng.pipe_proc.ps(d, data, p0=float(phase_deg), p1=0.0)
-        d, data = ng.pipe_proc.di(d, data)
-        dic, data = ng.pipe_proc.tp(d, data)
-        spectra.append(np.asarray(data, dtype=np.float64))
+        data, dic = _process_indirect(result.header, fid, phase_deg)
+        spectra.append(data)
+    var = np.var(spectra, axis=0)
+    if sigmas is not None:
+        order, gain = _nmrpipe_bins(result.header, np.shape(member_fids)[1])
+        learned = np.empty_like(var)
+        learned[order] = np.mean(np.square(np.asarray(sigmas)[:, :, :n_cols]), axis=0) * gain ** 2
+        var = var + learned
     z = np.asarray(z, dtype=float)
     z = z[:n_cols] if z.ndim else z
-    sd = z * np.std(spectra, axis=0)
+    sd = z * np.sqrt(var)
     scale = f"{z.min():.3g}-{z.max():.3g} per column" if z.ndim and z.min() != z.max() else f"{z.max():.3g}"
+    what = "ensemble SD" if sigmas is None else "learned error SD"
     return from_pipe(dic, sd.astype(np.float32), source=result.source,
-                     step=f"uncertainty: ensemble SD x {scale} (calibrated) of the indirect spectrum")
+                     step=f"uncertainty: {what} x {scale} (calibrated) of the indirect spectrum")

@@ -26,6 +26,33 @@ def test_reads_fidnet_nus_example_with_axes():
     assert sp.header["FDF1LABEL"] == "13C"
 
 
+def test_a_new_plane_with_an_indirect_time_domain_is_written_as_states_pairs(tmp_path):
+    """A spectrum without an NMRPipe header whose indirect dimension is in the time domain (interleaved States
+    rows) gets a complex indirect dimension, so nmrglue (as NMRPipe) reads it back whole and transforms
+    its rows as pairs: a line at +1/4 of the spectral width lands there after ``ZF | FT | DI``."""
+    import nmrglue as ng
+
+    from mrml.spectrum import Axis, Spectrum
+
+    n = 32
+    td = np.exp(2j * np.pi * 0.25 * np.arange(n))
+    rows = np.zeros((2 * n, 8), np.float32)
+    rows[0::2], rows[1::2] = td.real[:, None], td.imag[:, None]
+    axes = (Axis("15N", 2 * n, "time", "us", sw_hz=2000.0, obs_mhz=60.8, car_hz=7100.0),
+            Axis("1H", 8, "frequency", "ppm", sw_hz=6000.0, obs_mhz=600.0, car_hz=2800.0))
+    write(tmp_path / "new.ft1", Spectrum(rows, axes))
+    dic, data = ng.pipe.read(str(tmp_path / "new.ft1"))
+    assert data.shape == rows.shape and dic["FDF1QUADFLAG"] == 0 and dic["FDF1TDSIZE"] == n
+    dic, data = ng.pipe_proc.tp(dic, data)
+    dic, data = ng.pipe_proc.zf(dic, data)
+    dic, data = ng.pipe_proc.ft(dic, data, auto=True)
+    dic, data = ng.pipe_proc.di(dic, data)
+    dic, data = ng.pipe_proc.tp(dic, data)
+    assert data.shape == (2 * n, 8)
+    hz = ng.pipe.make_uc(dic, data, dim=0).hz(int(np.argmax(np.abs(data[:, 0]))))
+    assert hz - 7100.0 == pytest.approx(0.25 * 2000.0, abs=2000.0 / (2 * n))
+
+
 @needs_hdac
 def test_round_trip_keeps_data_and_header_and_resizes_indirect_time(tmp_path):
     sp = read(HDAC)

@@ -55,3 +55,19 @@ def test_refiner_as_2d_convolutions_equals_conv1d_with_gradients():
     torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
     for g, g_ref in zip(grads, grads_ref):
         torch.testing.assert_close(g, g_ref, rtol=1e-4, atol=1e-4)
+
+
+def test_learned_sigma_head_leaves_the_reconstruction_alone():
+    """The error-scale head reads the final spectra detached: the reconstruction is that of the same network
+    without the head, and the head's likelihood sends no gradient into the reconstruction's weights."""
+    x = _inputs((32,))
+    plain = _active(UnrolledIst(n_iter=8, width=8, n_members=1))
+    with_head = UnrolledIst(n_iter=8, width=8, n_members=1, learned_sigma=True)
+    with_head.load_state_dict({**with_head.state_dict(), **plain.state_dict()})
+    fid, log_sigma = with_head(x)
+    assert log_sigma.shape == (1, 4, 64) and torch.isfinite(log_sigma).all()
+    torch.testing.assert_close(fid, plain(x))
+    log_sigma.sum().backward()
+    assert all(p.grad is None for name, p in with_head.named_parameters() if not name.startswith("sigma_heads"))
+    assert all(p.grad is not None for name, p in with_head.named_parameters() if name.startswith("sigma_heads"))
+    assert with_head.hparams["learned_sigma"] and "learned_sigma" not in plain.hparams

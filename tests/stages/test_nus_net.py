@@ -155,3 +155,36 @@ def test_band_widens_column_by_column_with_the_shipped_snr_factor():
     widened = nus_net.uncertainty_plane(result, info.members, phase_deg=info.phase_deg, z=info.column_z())
     assert np.allclose(widened.data, plain.data * (z / info.band_z)[None, :], rtol=1e-5)
     assert info.summary()["band_snr_factor"]["max"] == pytest.approx(info.band_factor.max(), abs=1e-3)
+
+
+@pytest.fixture(scope="module")
+def sigma_model(tmp_path_factory):
+    """One member with a learned error scale, trained for seconds."""
+    from mrml.train_nus import train_nusnet
+
+    out = tmp_path_factory.mktemp("nusnet-sigma") / "m"
+    train_nusnet(out, ensemble=1, steps=20, batch_size=16, pool_size=512, refresh=0, n_val=8, progress=False,
+                 seed=6, lengths=(64,), hparams={"n_iter": 8, "refine_every": 4, "width": 8, "learned_sigma": True})
+    return out
+
+
+@pytest.mark.parametrize("which", ["ensemble", "learned"])
+def test_band_plane_is_the_calibrated_sd_in_nmrpipe_order(which, small_model, sigma_model):
+    """The band written as an NMRPipe plane (processed with nmrglue) holds, point for point, the calibrated SD
+    of the spectrum that :func:`band_halfwidth` computes with numpy: NMRPipe's order is the reversed
+    frequency axis, shifted by one point. With a learned error scale the band is that scale (one member)."""
+    from mrml.io.schedule import read_schedule
+    from mrml.stages.nus import reconstruct
+
+    data = Path(__file__).resolve().parents[2] / "data"
+    plane, sched = read(data / "example_hsqc_nus.ft1"), read_schedule(data / "example_hsqc_nuslist")
+    model = small_model if which == "ensemble" else sigma_model
+    result, info = reconstruct(plane, sched, n_points=128, method="net", model=model, phase_deg=30.0)
+    n_cols = plane.shape[1]
+    assert (info.sigma is None) == (which == "ensemble")
+    band = np.asarray(nus_net.uncertainty_plane(result, info.members, phase_deg=30.0, z=2.0, sigmas=info.sigma).data)
+    sigma = None if info.sigma is None else info.sigma[:, :, :n_cols]
+    ref = nus_net.band_halfwidth(info.members[:, :, :n_cols], phase_deg=30.0, z=2.0, sigmas=sigma)
+    np.testing.assert_allclose(band, np.roll(ref[::-1], 1, axis=0), rtol=1e-4, atol=1e-5 * ref.max())
+    if which == "learned":
+        np.testing.assert_allclose(np.fft.fftshift(2.0 * sigma[0], axes=0), ref, rtol=1e-6)
