@@ -82,11 +82,11 @@ def nus_rows(n: int, seed: int, n_points: int = 128):
     rows, ref = [], None
     for label, device, mixed in modes():
         net, card = load_model("nusnet", device=device)
-        m, sec = _timed(lambda: predict(net, inp, mixed_precision=mixed))
+        (m, sig), sec = _timed(lambda: predict(net, inp, mixed_precision=mixed, return_sigma=True))
         fids = m[:, :, 0] + 1j * m[:, :, 1]
         mean = fids.mean(0)
         ref = mean if ref is None else ref
-        cov = coverage(fids, truth, band_scale(card["calibration"], n_points))
+        cov = coverage(fids, truth, band_scale(card["calibration"], n_points), sigmas=sig)
         rows.append((f"nusnet {label}", sec / n, float(np.abs(mean - ref).max() / np.abs(ref).max()),
                      f"NRMSD {spectral_nrmsd(mean, truth).mean():.4f}, coverage {cov['coverage_significant']:.3f}"))
     return rows

@@ -1,6 +1,6 @@
 """Coverage of the network's calibrated 95 % band on retrospective NUS of real spectra.
 
-The band (ensemble SD x the scale calibrated on simulated columns) is compared
+The band (the error SD, ensemble spread or learned, x the scale calibrated on simulated columns) is compared
 with the spectrum of the fully sampled real data, processed without a window
 (zero fill x2, FT, the indirect phase of ``bench_nus_real.load``, real part).
 That reference carries the noise of the points that were not sampled, which no
@@ -65,10 +65,10 @@ def main(argv=None):
             cov = {k: ([], [], []) for k in scales}
             for seed in range(args.schedules):
                 s = poisson_gap(n, int(round(frac * n)), rng=np.random.default_rng([seed, int(frac * 1000)]))
-                m = nus_net.members(td[s], s, n, phase_deg=p0, model=args.model)
+                m, sig = nus_net.members(td[s], s, n, phase_deg=p0, model=args.model, return_sigma=True)
                 mean = spectrum(m.mean(0))
                 err = np.abs(mean - ref)
-                sd = nus_net.spectral_sd(m, phase_deg=p0)
+                sd = nus_net.spectral_sd(m, phase_deg=p0, sigmas=sig)
                 width0 = scales["length"] * sd.mean()
                 for k, z in scales.items():
                     if k.endswith("SNR"):

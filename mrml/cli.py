@@ -401,13 +401,14 @@ def deer(inputs, output, out_dir, plot, model, zero_time_us, time_unit, level, o
 @click.option("-o", "--output", type=click.Path(), help="Output NMRPipe file for one input.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Output folder for several inputs.")
 @click.option("--method", type=click.Choice(["net", "ist", "ist-ve"]), default="net", show_default=True,
-              help="net: the network ensemble (--model; uses --phase, estimated when not given); ist: iterative "
+              help="net: the network (--model; uses --phase, estimated when not given); ist: iterative "
                    "soft thresholding (200 iterations, as hmsIST); ist-ve: IST with the virtual-echo constraint "
                    "(needs --phase and a first point at t = 0).")
 @click.option("--phase", "phase_deg", type=float, default=None,
               help="Zero-order phase (degrees, NMRPipe PS -p0) of the indirect dimension, for ist-ve and net.")
 @click.option("--model", default=None,
-              help="Network for --method net: 2D nusnet (default; more accurate) or nusnet-fast (1.6x faster); "
+              help="Network for --method net: 2D nusnet (default; an ensemble, more accurate) or nusnet-fast (one "
+                   "network with a learned band, about 3x faster); "
                    "3D nusnet3d (default); or a `mrml train nusnet|nusnet3d` output folder.")
 @click.option("--uncertainty", "with_band", is_flag=True,
               help="With --method net: also write OUT_STEM.band.ft2, the half-width of the calibrated 95% band at "
@@ -468,7 +469,7 @@ def reconstruct(inputs, schedule_path, output, out_dir, method, phase_deg, model
     if output is not None and len(inputs) > 1:
         raise click.UsageError("-o takes one input; use --out DIR for several")
     if with_band and method != "net":
-        raise InputError("--uncertainty needs --method net (the band comes from the network ensemble)")
+        raise InputError("--uncertainty needs --method net (the band comes from the network)")
     schedule = read_schedule(schedule_path) if schedule_path else None
     targets = [Path(output)] if output else [Path(out_dir) / (Path(p).name if Path(p).suffix else f"{Path(p).name}.ft1")
                                              for p in inputs]

@@ -200,3 +200,17 @@ def test_fine_tuning_to_one_member_with_a_learned_error_scale(tmp_path):
         torch.testing.assert_close(wa, wb, atol=1e-6, rtol=0)
     assert "learned" in card["task"] and card["calibration"]["z"] > 0
     assert card["metrics_validation"]["points_32"]["coverage_all"] > 0
+
+
+@pytest.mark.parametrize("args, message", [
+    (["nusnet", "--simulate", "nus", "--init", "nusnet", "--hparam", "kind=cnn"], "drop --hparam"),
+    (["nusnet3d", "--simulate", "nus3d", "--loss", "log-mse-peaks"], "unknown loss 'log-mse-peaks'"),
+    (["nusnet", "--simulate", "nus", "--init", "nusnet3d", "--ensemble", "1"], "not a nusnet model"),
+])
+def test_train_refuses_what_it_cannot_do_in_one_line(tmp_path, args, message):
+    from tests.test_cli_deer import mrml
+
+    res = mrml("train", *args, "--steps", "1", "--out", str(tmp_path / "m"))
+    assert res.returncode != 0 and message in res.stderr
+    assert "Traceback" not in res.stderr and len(res.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "m" / "card.json").exists()

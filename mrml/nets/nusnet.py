@@ -82,6 +82,24 @@ def _channels_last(x):
     return x.contiguous(memory_format=torch.channels_last) if x.device.type == "cpu" else x
 
 
+def _pointwise(layer, h):
+    """An elementwise ``layer`` (activation) applied to ``h``; at inference on a channels-last tensor through its
+    contiguous (batch, height, width, channels) view, the same values: torch's GELU on the channels-last
+    layout took twice as long (2.9 vs 1.4 ms for 8 planes of 8 x 128 x 96), its vectorised loop being for
+    contiguous memory. Under autograd the direct call was the faster."""
+    if torch.is_grad_enabled() or h.dim() != 4 or h.is_contiguous() or \
+            not h.is_contiguous(memory_format=torch.channels_last):
+        return layer(h)
+    return layer(h.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+
+
+def _run_layers(layers, h):
+    """``layers`` (convolutions and elementwise activations) applied in turn, activations by :func:`_pointwise`."""
+    for layer in layers:
+        h = layer(h) if isinstance(layer, (nn.Conv1d, nn.Conv2d)) else _pointwise(layer, h)
+    return h
+
+
 def _conv1d_as_2d(layers, x):
     """``layers`` (1D convolutions and pointwise activations) applied to ``x`` (batch, channels, length).
 
@@ -98,7 +116,7 @@ def _conv1d_as_2d(layers, x):
                                      padding=(0, layer.padding[0]), dilation=(1, layer.dilation[0]),
                                      groups=layer.groups)
         else:
-            h = layer(h)
+            h = _pointwise(layer, h)
     return h[:, :, 0]
 
 
@@ -262,7 +280,8 @@ class UnrolledIst2D(nn.Module):
                 model, prev = model + self.momentum[:, i][None, :, None, None] * (model - prev), model
             if (i + 1) % self.refine_every == 0:
                 feats = torch.stack([model.real, model.imag, _modulus(model)], dim=2) / top[..., None]
-                corr = self.refiners[(i + 1) // self.refine_every - 1](_channels_last(feats.reshape(b, 3 * k, *size)))
+                corr = _run_layers(self.refiners[(i + 1) // self.refine_every - 1],
+                                   _channels_last(feats.reshape(b, 3 * k, *size)))
                 corr = corr.reshape(b, k, 2, *size) * top[..., None]
                 model = model + torch.complex(corr[:, :, 0], corr[:, :, 1])
             fid = torch.fft.ifft2(model)[..., :n1, :n2]
@@ -270,6 +289,6 @@ class UnrolledIst2D(nn.Module):
         fid = mask * y + (1 - mask) * fid  # the last layer's fid: the model is final
         feats = torch.stack([model.real, model.imag, _modulus(model), _modulus(resid)], dim=2) / top[..., None]
         feats = feats.detach()
-        log_sigma = self.sigma_head(_channels_last(feats.reshape(b, 4 * k, *size))).reshape(b, k, *size)
+        log_sigma = _run_layers(self.sigma_head, _channels_last(feats.reshape(b, 4 * k, *size))).reshape(b, k, *size)
         log_sigma = log_sigma + torch.log(top)
         return torch.stack([fid.real, fid.imag], dim=2).transpose(0, 1), log_sigma.transpose(0, 1)

@@ -1,15 +1,16 @@
-"""Network NUS reconstruction: the shipped ``nusnet`` ensemble applied column by column.
+"""Network NUS reconstruction: a shipped ``nusnet`` model applied column by column.
 
 Every point of the processed direct dimension is one column of the indirect
 time domain. Columns are rotated by the indirect zero-order phase, so the
 network sees (nearly) absorptive signals as in training, reconstructed by each
-ensemble member, and rotated back. The phase is what the virtual-echo method
-also needs; when it is not given it is estimated from the zero-filled
-spectrum (:func:`estimate_phase_deg`).
+member of the model (one, or an ensemble), and rotated back. The phase is what
+the virtual-echo method also needs; when it is not given it is estimated from
+the zero-filled spectrum (:func:`estimate_phase_deg`).
 
-The ensemble spread, scaled by the factor calibrated on held-out simulations
-when the model was trained (:func:`mrml.train_nus.band_scale` of the card's
-calibration), is the per-point uncertainty of the spectrum (:func:`spectral_sd`).
+The network's error SD of each spectral point (its learned error scale, or an
+ensemble's spread, or both), scaled by the factor calibrated on held-out
+simulations when the model was trained (:func:`mrml.train_nus.band_scale` of the
+card's calibration), is the per-point uncertainty of the spectrum (:func:`spectral_sd`).
 """
 
 from __future__ import annotations
