@@ -477,7 +477,8 @@ def train_nusnet(out_dir, *, data=None, ensemble: int | None = None, steps: int 
         "name": "nusnet", "architecture": "nusnet",
         "hparams": {"kind": "unrolled" if isinstance(model, UnrolledIst) else "cnn", **model.hparams},
         "task": "NUS: sampled indirect FID + mask -> full FID ("
-                + ("learned" if getattr(model, "learned_sigma", False) else "ensemble") + ", calibrated spectral band)",
+                + ("learned calibrated spectral band" if getattr(model, "learned_sigma", False)
+                   else "ensemble, calibrated spectral band") + ")",
         "training": {"command": command, "data": str(data) if data else "on-the-fly simulation",
                      "simulator": "nus", "simulator_version": next(iter(sims.values())).version,
                      "simulator_config": next(iter(sims.values())).config, "init": start, "loss": loss,
