@@ -65,14 +65,20 @@ def spectral_loss(pred, target, *, kind: str = "mse"):
     plus the peak-height term (:func:`peak_height_loss`).
     """
     kind = check_loss(kind, LOSSES)
-    n = target.shape[-1]
-    f = torch.fft.fft(torch.complex(pred[..., 0, :], pred[..., 1, :]), n=2 * n)
-    g = torch.fft.fft(torch.complex(target[:, 0], target[:, 1]), n=2 * n)
-    err = ((f - g[None]).abs() ** 2).sum(-1) / (2 * n)  # (K, b)
+    err = spectral_error2(pred, target).sum(-1) / (2 * target.shape[-1])  # (K, b)
     if kind == "mse":
         return err.mean()
     loss = torch.log(err + LOG_FLOOR).mean()
     return loss + PEAK_WEIGHT * peak_height_loss(pred, target) if kind == "log-mse-peaks" else loss
+
+
+def spectral_error2(pred, target):
+    """Squared modulus (K, b, 2 n) of the spectral error (FFT zero-filled x2) of predicted (K, b, 2, n) against
+    target (b, 2, n) FIDs."""
+    n = target.shape[-1]
+    f = torch.fft.fft(torch.complex(pred[..., 0, :], pred[..., 1, :]), n=2 * n)
+    g = torch.fft.fft(torch.complex(target[:, 0], target[:, 1]), n=2 * n)
+    return (f - g[None]).abs() ** 2
 
 
 def peak_height_loss(pred, target):
@@ -109,10 +115,7 @@ def sigma_nll(pred, log_sigma, target):
     ``pred`` (K, b, 2, n), ``log_sigma`` (K, b, 2 n), ``target`` (b, 2, n); sigma is the SD of each part of
     the complex error of the spectrum (FFT zero-filled x2), in the scaled units.
     """
-    n = target.shape[-1]
-    f = torch.fft.fft(torch.complex(pred[..., 0, :], pred[..., 1, :]), n=2 * n)
-    g = torch.fft.fft(torch.complex(target[:, 0], target[:, 1]), n=2 * n)
-    err2 = (f - g[None]).abs().detach() ** 2
+    err2 = spectral_error2(pred.detach(), target)
     return (err2 / (2 * torch.exp(2 * log_sigma)) + 2 * log_sigma).mean()
 
 
