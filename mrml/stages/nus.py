@@ -45,8 +45,8 @@ class ReconstructionResult:
     def summary(self) -> dict:
         from mrml.calibration import factor_summary
 
-        arrays = ("members", "schedule", "band_factor", "sigma")
-        out = {k: v for k, v in dataclasses.asdict(self).items() if k not in arrays}
+        arrays = ("members", "schedule", "band_factor", "sigma")  # not copied (asdict deep-copies every field)
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in arrays}
         if self.band_factor is not None:
             out["band_snr_factor"] = factor_summary(self.band_factor)
         return out
