@@ -223,8 +223,8 @@ def simulate(kind, n, out, seed, chunk, scheduler, workers, resume, overwrite, s
                    "final_threshold.")
 @click.option("--init", "init", default=None,
               help="Start from this trained model (folder or shipped name): fine-tuning; its hyperparameters and "
-                   "ensemble size apply (nusnet: unless changed by --hparam or --ensemble; weights of the "
-                   "same name and shape are taken).")
+                   "ensemble size apply (nusnet, nusnet3d: unless changed by --hparam, nusnet also by --ensemble; "
+                   "weights of the same name and shape are taken, and fewer layers keep the first layers').")
 @click.option("--loss", "loss", type=click.Choice(["mse", "log-mse", "log-mse-peaks"]), default=None,
               help="nusnet, nusnet3d: squared spectral error (default), or its log per column or plane, which "
                    "weighs well-sampled data as much as sparse ones; nusnet: log-mse-peaks adds the relative "
@@ -283,7 +283,7 @@ def train(model, data, simulate_kind, ensemble, steps, batch_size, lr, seed, dev
         if not sep or key.strip() not in allowed:
             raise InputError(f"--hparam {item!r}: expected KEY=VALUE with KEY one of {', '.join(allowed)}")
         net[key.strip()] = parse_value(value)
-    if init and net and (model != "nusnet" or "kind" in net):
+    if init and net and (model == "deernet" or "kind" in net):
         raise InputError("--init keeps the hyperparameters of the model it starts from; drop --hparam")
     if model == "deernet":
         sizes.update(net, init=init)

@@ -194,6 +194,39 @@ def init_from(init, architecture: str, device):
     return copy.deepcopy(net0).to(device).train(), start
 
 
+#: per-layer parameters (members, layers): a network with fewer members or layers takes the leading block
+PER_LAYER = ("threshold_logit", "momentum")
+
+
+def init_changed(init, architecture: str, build, device, *, changes: dict):
+    """:func:`init_from`, rebuilt by ``build(**hparams)`` with ``changes`` to the hyperparameters of ``init``.
+
+    The new model takes every weight of ``init`` whose name and shape it shares, and the leading block of
+    the per-layer parameters (:data:`PER_LAYER`): fewer layers keep the first layers' thresholds and
+    momenta, fewer members the first members'. New parts (a ``learned_sigma`` head) start fresh. Without
+    ``changes`` it is :func:`init_from`; the record lists the changes and how many tensors were taken.
+    """
+    model, start = init_from(init, architecture, device)
+    if not changes:
+        return model, start
+    if not isinstance(model, build):
+        raise InputError(f"--init with --hparam or --ensemble needs an unrolled {architecture}")
+    new = build(**{**model.hparams, **changes}).to(device)
+    old, state = model.state_dict(), new.state_dict()
+    taken = 0
+    for key, value in state.items():
+        src = old.get(key)
+        if src is not None and key in PER_LAYER and src.dim() == value.dim() and \
+                all(a >= b for a, b in zip(src.shape, value.shape)):
+            src = src[tuple(slice(0, n) for n in value.shape)]
+        if src is not None and src.shape == value.shape:
+            state[key] = src.clone()
+            taken += 1
+    new.load_state_dict(state)
+    start = {**start, "changed_hparams": dict(changes), "weights_taken": f"{taken} of {len(state)} tensors"}
+    return new.train(), start
+
+
 def run_record(*, seed: int, steps: int, lr: float, pool_size: int, device, seconds_pool: float,
                seconds_train: float, losses) -> dict:
     """The fields every NUS training card records about its run (seeds, steps, device, timing, loss)."""

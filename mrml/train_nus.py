@@ -24,7 +24,7 @@ from mrml.errors import InputError
 from mrml.nets.nusnet import NusNetEnsemble, UnrolledIst, scale_columns
 from mrml.calibration import STRONG_SD, at_fraction, by_fraction_bin, snr_coverage_table, snr_factor_table
 from mrml.train import LOSSES as TRAIN_LOSSES
-from mrml.train import (_learning_rate, _progress, check_loss, init_from, noisier, optimiser_step, rewrite_card,
+from mrml.train import (_learning_rate, _progress, check_loss, init_changed, noisier, optimiser_step, rewrite_card,
                         run_record, start_training, write_model)
 
 DEFAULT_HPARAMS = {"width": 32, "dilations": [1, 2, 4, 8, 16, 32, 1, 2, 4, 8, 16, 32]}
@@ -355,31 +355,14 @@ def band_scale(calib: dict, n_points: int, *, fraction=None):
 
 
 def init_model(init, device, *, hparams: dict | None = None, n_members: int | None = None):
-    """A model to fine-tune from the trained ``init`` (:func:`mrml.train.init_from`) and the card's record.
+    """A model to fine-tune from the trained ``init`` and the card's record (:func:`mrml.train.init_changed`).
 
     With ``hparams`` or ``n_members`` the model is built with ``init``'s hyperparameters so changed, and
     takes every weight of ``init`` whose name and shape it shares, the first members' thresholds and
     refiners included; new parts (e.g. a ``learned_sigma`` head) start fresh. The record lists the changes.
     """
-    model, start = init_from(init, "nusnet", device)
-    if not hparams and n_members is None:
-        return model, start
-    if not isinstance(model, UnrolledIst):
-        raise InputError("--init with --hparam or --ensemble needs an unrolled nusnet")
     changes = {**(hparams or {}), **({"n_members": int(n_members)} if n_members is not None else {})}
-    new = UnrolledIst(**{**model.hparams, **changes}).to(device)
-    old, state = model.state_dict(), new.state_dict()
-    taken = 0
-    for key, value in state.items():
-        src = old.get(key)
-        if src is not None and key == "threshold_logit" and src.shape[0] >= value.shape[0]:
-            src = src[:value.shape[0]]
-        if src is not None and src.shape == value.shape:
-            state[key] = src.clone()
-            taken += 1
-    new.load_state_dict(state)
-    start = {**start, "changed_hparams": changes, "weights_taken": f"{taken} of {len(state)} tensors"}
-    return new.train(), start
+    return init_changed(init, "nusnet", UnrolledIst, device, changes=changes)
 
 
 def train_nusnet(out_dir, *, data=None, ensemble: int | None = None, steps: int = 20000, batch_size: int = 64,

@@ -22,7 +22,7 @@ import torch
 from mrml.device import autocast as _autocast, cpu_fft2, map_batches
 from mrml.nets.nusnet import UnrolledIst2D
 from mrml.calibration import STRONG_SD, by_fraction_bin, snr_coverage_table, snr_factor_table
-from mrml.train import (_progress, check_loss, init_from, noisier, optimiser_step, rewrite_card, run_record,
+from mrml.train import (_progress, check_loss, init_changed, noisier, optimiser_step, rewrite_card, run_record,
                         start_training, write_model)
 
 #: Plane shapes (complex points n1 x n2) trained on; a 600 MHz HNCA is typically 64 x 48.
@@ -307,7 +307,8 @@ def train_nusnet3d(out_dir, *, steps: int = 20000, lr: float = 2e-3, seed: int =
     ``refresh_every`` steps. ``batch_size`` (default: :data:`POINTS_PER_STEP` points'
     worth) applies to the 32 x 24 planes and scales inversely with the plane area.
     ``init`` (a model folder or shipped name) starts from trained weights, whose
-    hyperparameters then apply; the card records that model's command and sha256.
+    hyperparameters then apply, changed by ``hparams`` where given (:func:`mrml.train.init_changed`: fewer
+    layers keep the first layers); the card records that model's command and sha256.
     ``loss`` is one of :data:`mrml.train.LOSSES`.
     """
     from simulators import get_simulator
@@ -328,7 +329,7 @@ def train_nusnet3d(out_dir, *, steps: int = 20000, lr: float = 2e-3, seed: int =
     t_pool = time.time() - t0
     start = None
     if init:
-        model, start = init_from(init, "nusnet3d", dev)
+        model, start = init_changed(init, "nusnet3d", UnrolledIst2D, dev, changes=hparams or {})
     else:
         model = UnrolledIst2D(n_members=ensemble, **(hparams or {})).to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=lr * 0.1)

@@ -36,6 +36,26 @@ def test_fine_tuning_with_the_log_loss_records_its_start(tmp_path):
     assert card["hparams"]["n_iter"] == 6  # the start's hyperparameters
 
 
+def test_fine_tuning_to_fewer_layers_keeps_the_first_layers(tmp_path):
+    """``init`` with a smaller ``n_iter`` starts as the first layers of the trained network: their thresholds,
+    momenta and refiners, and the error-scale head."""
+    import torch
+
+    common = dict(pool_size=16, refresh=8, refresh_every=10, n_val=4, progress=False, shapes=((12, 8),))
+    train_nusnet3d(tmp_path / "a", steps=5, seed=2, hparams={"n_iter": 6, "refine_every": 2}, **common)
+    card = train_nusnet3d(tmp_path / "b", steps=2, seed=3, init=tmp_path / "a", hparams={"n_iter": 4}, lr=1e-12,
+                          **common)
+    a, _ = models.load_model(tmp_path / "a", device="cpu")
+    b, _ = models.load_model(tmp_path / "b", device="cpu")
+    assert card["hparams"]["n_iter"] == 4 and card["hparams"]["refine_every"] == 2 and len(b.refiners) == 2
+    assert card["training"]["init"]["changed_hparams"] == {"n_iter": 4}
+    torch.testing.assert_close(b.threshold_logit, a.threshold_logit[:, :4], atol=1e-6, rtol=0)
+    torch.testing.assert_close(b.momentum, a.momentum[:, :4], atol=1e-6, rtol=0)
+    for part in ("refiners.0", "refiners.1", "sigma_head"):
+        for wa, wb in zip(a.get_submodule(part).parameters(), b.get_submodule(part).parameters()):
+            torch.testing.assert_close(wa, wb, atol=1e-6, rtol=0)
+
+
 def test_log_loss_is_the_mean_log_of_each_planes_error():
     import torch
 
