@@ -161,6 +161,20 @@ def start_training(out_dir, device: str | None, seed: int):
     return out, dev
 
 
+#: Floor of the learned error SD in the scaled units (the largest sampled point is 1). Where the error is
+#: exactly zero (a noise-free empty plane reconstructed as zeros) the likelihood otherwise drives log sigma
+#: down without bound until ``exp`` underflows and the loss turns NaN: a 12-layer ``nusnet3d`` run lost its
+#: error-scale head so after 862 steps (session 14). Far below any error the networks reach (1e-3 and up).
+SIGMA_FLOOR = 1e-6
+
+
+def gaussian_nll(err2, log_sigma):
+    """Mean Gaussian negative log-likelihood of squared complex errors ``err2`` (detached by the caller) under
+    the learned SD ``exp(log_sigma)`` of each part, with the variance floored at :data:`SIGMA_FLOOR` squared."""
+    var = torch.exp(2 * log_sigma) + SIGMA_FLOOR ** 2
+    return (err2 / (2 * var) + torch.log(var)).mean()
+
+
 #: Losses of the NUS networks: ``mse``, the mean squared spectral error, which the columns or planes that
 #: are hardest to reconstruct (short, sparsely sampled) dominate; ``log-mse``, the mean of its logarithm per
 #: column or plane, which weighs a relative improvement the same everywhere, so well-sampled data, where

@@ -24,8 +24,8 @@ from mrml.errors import InputError
 from mrml.nets.nusnet import NusNetEnsemble, UnrolledIst, scale_columns
 from mrml.calibration import STRONG_SD, at_fraction, by_fraction_bin, snr_coverage_table, snr_factor_table
 from mrml.train import LOSSES as TRAIN_LOSSES
-from mrml.train import (_learning_rate, _progress, check_loss, init_changed, noisier, optimiser_step, rewrite_card,
-                        run_record, start_training, write_model)
+from mrml.train import (_learning_rate, _progress, check_loss, gaussian_nll, init_changed, noisier, optimiser_step,
+                        rewrite_card, run_record, start_training, write_model)
 
 DEFAULT_HPARAMS = {"width": 32, "dilations": [1, 2, 4, 8, 16, 32, 1, 2, 4, 8, 16, 32]}
 #: Network kinds: ``unrolled`` (IST unrolled with learned thresholds and spectral refiners; the default: it
@@ -115,8 +115,7 @@ def sigma_nll(pred, log_sigma, target):
     ``pred`` (K, b, 2, n), ``log_sigma`` (K, b, 2 n), ``target`` (b, 2, n); sigma is the SD of each part of
     the complex error of the spectrum (FFT zero-filled x2), in the scaled units.
     """
-    err2 = spectral_error2(pred.detach(), target)
-    return (err2 / (2 * torch.exp(2 * log_sigma)) + 2 * log_sigma).mean()
+    return gaussian_nll(spectral_error2(pred.detach(), target), log_sigma)
 
 
 def to_inputs(arrays) -> tuple[np.ndarray, np.ndarray]:

@@ -22,8 +22,8 @@ import torch
 from mrml.device import autocast as _autocast, cpu_fft2, map_batches
 from mrml.nets.nusnet import UnrolledIst2D
 from mrml.calibration import STRONG_SD, by_fraction_bin, snr_coverage_table, snr_factor_table
-from mrml.train import (_progress, check_loss, init_changed, noisier, optimiser_step, rewrite_card, run_record,
-                        start_training, write_model)
+from mrml.train import (_progress, check_loss, gaussian_nll, init_changed, noisier, optimiser_step, rewrite_card,
+                        run_record, start_training, write_model)
 
 #: Plane shapes (complex points n1 x n2) trained on; a 600 MHz HNCA is typically 64 x 48.
 SHAPES = ((24, 16), (32, 24), (48, 32), (64, 48))
@@ -76,8 +76,7 @@ def loss_terms(fid, log_sigma, target, *, kind: str = "mse"):
         mse = torch.log(err2.mean(dim=(-2, -1)) / n_pts + LOG_FLOOR).mean()
     else:
         mse = err2.mean() / n_pts  # Parseval: per-point scale of the time domain
-    nll = (err2.detach() / (2 * torch.exp(2 * log_sigma)) + 2 * log_sigma).mean()
-    return mse, nll
+    return mse, gaussian_nll(err2.detach(), log_sigma)
 
 
 def predict(model, inp, *, batch_size: int = 8, device=None,

@@ -92,3 +92,19 @@ def test_fine_tuning_starts_from_the_given_model_and_records_it(tiny_model, tmp_
         assert torch.allclose(wa, params[name], rtol=1e-3, atol=1e-4), name
     with pytest.raises(InputError, match="not a deernet model"):
         train_deernet(tmp_path / "c", steps=1, progress=False, init="nusnet")
+
+
+def test_error_scale_likelihood_is_gaussian_and_stays_finite_where_the_error_is_zero():
+    from mrml.train import SIGMA_FLOOR, gaussian_nll
+
+    err2 = torch.tensor([0.5, 2.0])
+    log_sigma = torch.tensor([0.1, -0.3])
+    var = torch.exp(2 * log_sigma)
+    assert float(gaussian_nll(err2, log_sigma)) == pytest.approx(float((err2 / (2 * var) + torch.log(var)).mean()),
+                                                                 rel=1e-6)
+    # zero error (a noise-free empty plane): without the floor log sigma is pushed down until the loss is NaN
+    low = torch.full((4,), -60.0, requires_grad=True)
+    loss = gaussian_nll(torch.zeros(4), low)
+    loss.backward()
+    assert np.isfinite(float(loss)) and float(low.grad.abs().max()) < 1e-6
+    assert float(loss) == pytest.approx(2 * np.log(SIGMA_FLOOR), rel=1e-6)
