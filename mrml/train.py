@@ -163,16 +163,22 @@ def start_training(out_dir, device: str | None, seed: int):
 
 #: Floor of the learned error SD in the scaled units (the largest sampled point is 1). Where the error is
 #: exactly zero (a noise-free empty plane reconstructed as zeros) the likelihood otherwise drives log sigma
-#: down without bound until ``exp`` underflows and the loss turns NaN: a 12-layer ``nusnet3d`` run lost its
-#: error-scale head so after 862 steps (session 14). Far below any error the networks reach (1e-3 and up).
+#: down without bound until ``exp`` underflows. Far below any error the networks reach (1e-3 and up).
 SIGMA_FLOOR = 1e-6
 
 
 def gaussian_nll(err2, log_sigma):
     """Mean Gaussian negative log-likelihood of squared complex errors ``err2`` (detached by the caller) under
-    the learned SD ``exp(log_sigma)`` of each part, with the variance floored at :data:`SIGMA_FLOOR` squared."""
-    var = torch.exp(2 * log_sigma) + SIGMA_FLOOR ** 2
-    return (err2 / (2 * var) + torch.log(var)).mean()
+    the learned SD ``exp(log_sigma)`` of each part, with the variance floored at :data:`SIGMA_FLOOR` squared.
+
+    Computed in log space (``log var = logaddexp(2 log sigma, 2 log floor)``), so the loss and its gradient
+    stay finite for any ``log_sigma``: twice a 12-layer ``nusnet3d`` run (session 14) lost its error-scale head
+    to NaN, once as log sigma ran down at zero-error points and once (with the floor but ``exp(2 log sigma)``
+    taken directly) as it overflowed above 44 on a plane whose model spectrum the refiners had blown up.
+    """
+    log_var = torch.logaddexp(2 * log_sigma, torch.tensor(2 * math.log(SIGMA_FLOOR), dtype=log_sigma.dtype,
+                                                          device=log_sigma.device))
+    return (0.5 * err2 * torch.exp(-log_var) + log_var).mean()
 
 
 #: Losses of the NUS networks: ``mse``, the mean squared spectral error, which the columns or planes that

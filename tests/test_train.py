@@ -94,7 +94,7 @@ def test_fine_tuning_starts_from_the_given_model_and_records_it(tiny_model, tmp_
         train_deernet(tmp_path / "c", steps=1, progress=False, init="nusnet")
 
 
-def test_error_scale_likelihood_is_gaussian_and_stays_finite_where_the_error_is_zero():
+def test_error_scale_likelihood_is_gaussian_and_stays_finite_for_any_scale():
     from mrml.train import SIGMA_FLOOR, gaussian_nll
 
     err2 = torch.tensor([0.5, 2.0])
@@ -108,3 +108,8 @@ def test_error_scale_likelihood_is_gaussian_and_stays_finite_where_the_error_is_
     loss.backward()
     assert np.isfinite(float(loss)) and float(low.grad.abs().max()) < 1e-6
     assert float(loss) == pytest.approx(2 * np.log(SIGMA_FLOOR), rel=1e-6)
+    # a runaway head (log sigma far above any error): finite, and pulled back down
+    high = torch.full((4,), 60.0, requires_grad=True)
+    loss = gaussian_nll(torch.full((4,), 1e6), high)
+    loss.backward()
+    assert np.isfinite(float(loss)) and np.all(np.isfinite(high.grad.numpy())) and float(high.grad.min()) > 0
