@@ -176,8 +176,7 @@ def gaussian_nll(err2, log_sigma):
     to NaN, once as log sigma ran down at zero-error points and once (with the floor but ``exp(2 log sigma)``
     taken directly) as it overflowed above 44 on a plane whose model spectrum the refiners had blown up.
     """
-    log_var = torch.logaddexp(2 * log_sigma, torch.tensor(2 * math.log(SIGMA_FLOOR), dtype=log_sigma.dtype,
-                                                          device=log_sigma.device))
+    log_var = torch.logaddexp(2 * log_sigma, log_sigma.new_tensor(2 * math.log(SIGMA_FLOOR)))
     return (0.5 * err2 * torch.exp(-log_var) + log_var).mean()
 
 
