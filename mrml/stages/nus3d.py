@@ -139,7 +139,7 @@ def _net(sampled, sched, shape, *, model, phases_deg=None):
     mask[sched[:, 0], sched[:, 1]] = 1.0
     fulls, sigmas, used, snrs, warnings = [], [], [], [], []
     for k, s in enumerate(to_planes(sampled)):  # (n_sampled, C) complex each
-        plane = np.zeros((n1, n2, s.shape[-1]), dtype=np.complex128)
+        plane = np.zeros((n1, n2, s.shape[-1]), dtype=np.complex64)  # the network's precision
         plane[sched[:, 0], sched[:, 1]] = s
         if phases_deg is None:
             phase, share = phase_estimate(plane)
@@ -149,15 +149,16 @@ def _net(sampled, sched, shape, *, model, phases_deg=None):
                                 f"one vote per pair ({phase:g} deg); check the result")
         else:
             phase = float(phases_deg[k])
-        rot = np.exp(1j * np.deg2rad(phase))
+        rot = np.exp(1j * np.deg2rad(phase)).astype(np.complex64)
         plane = np.moveaxis(plane * rot, -1, 0)  # (C, n1, n2)
-        inp = np.stack([plane.real, plane.imag, np.broadcast_to(mask, plane.shape)], axis=1).astype(np.float32)
+        inp = np.empty((plane.shape[0], 3, n1, n2), dtype=np.float32)
+        inp[:, 0], inp[:, 1], inp[:, 2] = plane.real, plane.imag, mask
         fids, sig = predict(net, inp)  # (K, C, n1, n2), (K, C, 2n1, 2n2)
         fulls.append(np.moveaxis(fids.mean(axis=0) / rot, 0, -1))  # (n1, n2, C)
         spec = plane_spectrum(fids)
-        sd = np.sqrt(np.mean(sig ** 2, axis=0) + (np.var(spec, axis=0) if fids.shape[0] > 1 else 0.0))
+        sd = sig[0] if len(sig) == 1 else np.sqrt(np.mean(sig ** 2, axis=0) + np.var(spec, axis=0))
         sigmas.append(sd)
-        snrs.append(plane_snr(spec.mean(axis=0), sd))
+        snrs.append(plane_snr(spec[0] if len(spec) == 1 else spec.mean(axis=0), sd))
         used.append(phase)
     full = from_planes(fulls[0], fulls[1])
     full[sched[:, 0], sched[:, 1]] = sampled

@@ -45,3 +45,20 @@ def test_network_learns_on_a_fixed_batch():
         opt.step()
         first = float(mse.detach()) if first is None else first
     assert float(mse.detach()) < 0.8 * first
+
+
+def test_inference_path_equals_the_autograd_forward():
+    """Without autograd the network runs a leaner path (real views, lerp momentum, channels-last refiners); it
+    must give the autograd forward's values, for one member and for several, with and without momentum."""
+    x, _ = _batch(n=4, seed=2)
+    for k, momentum in ((1, True), (2, True), (3, False)):
+        torch.manual_seed(k)
+        net = UnrolledIst2D(n_iter=7, refine_every=3, width=4, n_members=k, momentum=momentum)
+        for r in [*net.refiners, net.sigma_head]:  # trained-looking refiners: the zero start would hide them
+            torch.nn.init.normal_(r[-1].weight, std=0.1)
+        with torch.no_grad():
+            fast = net(x)
+        slow = net(x)
+        for a, b in zip(fast, slow):
+            assert a.shape == b.shape
+            torch.testing.assert_close(a, b.detach(), rtol=1e-5, atol=1e-5 * float(b.abs().max()))
