@@ -26,7 +26,8 @@ and the mean width of the shipped band over that one's.
 
 Usage::
 
-    python benchmarks/bench_nus_3d.py [--fractions 0.125 0.25 0.375] [--columns 512] [--markdown OUT.md]
+    python benchmarks/bench_nus_3d.py [--fractions 0.125 0.25 0.375] [--columns 512] [--model NAME_OR_DIR ...]
+        [--markdown OUT.md]
 """
 
 from __future__ import annotations
@@ -89,7 +90,8 @@ def main(argv=None):
     ap.add_argument("--residues", type=int, default=120)
     ap.add_argument("--snr", type=float, default=30.0, help="median peak height / noise SD of the full spectrum")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--model", default="nusnet3d")
+    ap.add_argument("--model", nargs="+", default=["nusnet3d"],
+                    help="networks (shipped names or `mrml train nusnet3d` folders), each timed against the same IST")
     ap.add_argument("--markdown", default=None)
     args = ap.parse_args(argv)
 
@@ -108,7 +110,8 @@ def main(argv=None):
     truth_raw = process_indirect(clean)
     threshold = 8 * noise_sd
     ref_peaks = local_maxima(truth, threshold)
-    load_model(args.model)
+    for model in args.model:
+        load_model(model)
     print(f"simulated HNCA {noisy.shape} ({n1} x {n2} complex indirect points, {noisy.shape[2]} columns), "
           f"{len(ref_peaks)} reference peaks, {time.perf_counter() - t0:.0f} s; {cpu_threads()} CPUs", flush=True)
     rows = []
@@ -121,9 +124,10 @@ def main(argv=None):
         zf = process_indirect(nus, window=True)
         rows.append((frac, "zero fill", score(zf, ref, ref_peaks, threshold, truth),
                      score(zf, truth, ref_peaks, threshold, truth), 0.0, None))
-        for method in ("ist", "net"):
+        for method, model in [("ist", None), *(("net", m) for m in args.model)]:
             t = time.perf_counter()
-            result, info = reconstruct_3d(spectrum, sched[:, ::-1], method=method, model=args.model)  # (y, z)
+            result, info = reconstruct_3d(spectrum, sched[:, ::-1], method=method,
+                                          model=model or "nusnet3d")  # (y, z)
             seconds = time.perf_counter() - t
             rec = process_indirect(result.data, window=True)
             cov = None
@@ -135,14 +139,15 @@ def main(argv=None):
                 cov = (float(np.mean(err <= band)), float(np.mean(err[peaks] <= band[peaks])),
                        float(np.mean(err <= plain)), float(np.mean(err[peaks] <= plain[peaks])),
                        float(band.mean() / plain.mean()))
-            rows.append((frac, method, score(rec, ref, ref_peaks, threshold, truth),
+            label = model or method
+            rows.append((frac, label, score(rec, ref, ref_peaks, threshold, truth),
                          score(rec, truth, ref_peaks, threshold, truth), seconds, cov))
             s = rows[-1][2]
             band_text = "" if cov is None else (f", band coverage {cov[0]:.3f} (above 8 SD {cov[1]:.3f}); without "
                                                 f"the SNR factor {cov[2]:.3f} ({cov[3]:.3f}); width x{cov[4]:.2f}")
-            print(f"{frac:.1%} {method}: NRMSD {s['nrmsd']:.3f}, r {s['peak_corr']:.4f}, artefacts "
+            print(f"{frac:.1%} {label}: NRMSD {s['nrmsd']:.3f}, r {s['peak_corr']:.4f}, artefacts "
                   f"{s['artefact_peaks']}, spurious {s['spurious_peaks']}, {seconds:.1f} s{band_text}", flush=True)
-    lines = ["| sampling | method | NRMSD vs full | NRMSD vs noise-free | peak-height r | median height error "
+    lines = ["| sampling | method / network | NRMSD vs full | NRMSD vs noise-free | peak-height r | median height error "
              "| artefact peaks | spurious peaks | seconds | band coverage (all; > 8 SD) | without SNR factor "
              "| band width / without |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for frac, method, s, st, seconds, cov in rows:
@@ -153,8 +158,8 @@ def main(argv=None):
                                                   f"{cov[4]:.2f} |"))
     speed = [(f, {m: sec for ff, m, _, _, sec, _ in rows if ff == f}) for f in args.fractions]
     lines.append("")
-    lines += [f"- {f:.1%}: IST {d['ist']:.1f} s, network {d['net']:.1f} s: {d['ist'] / d['net']:.1f}x faster"
-              for f, d in speed]
+    lines += [f"- {f:.1%}: IST {d['ist']:.1f} s, {m} {d[m]:.1f} s: {d['ist'] / d[m]:.1f}x faster"
+              for f, d in speed for m in args.model]
     text = "\n".join(lines)
     print(text)
     if args.markdown:
