@@ -147,7 +147,8 @@ def main(argv=None):
                                                 f"the SNR factor {cov[2]:.3f} ({cov[3]:.3f}); width x{cov[4]:.2f}")
             print(f"{frac:.1%} {label}: NRMSD {s['nrmsd']:.3f}, r {s['peak_corr']:.4f}, artefacts "
                   f"{s['artefact_peaks']}, spurious {s['spurious_peaks']}, {seconds:.1f} s{band_text}", flush=True)
-    lines = ["| sampling | method / network | NRMSD vs full | NRMSD vs noise-free | peak-height r | median height error "
+    lines = ["| sampling | method / network | NRMSD vs full | NRMSD vs noise-free | peak-height r "
+             "| median height error "
              "| artefact peaks | spurious peaks | seconds | band coverage (all; > 8 SD) | without SNR factor "
              "| band width / without |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for frac, method, s, st, seconds, cov in rows:
