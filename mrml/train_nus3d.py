@@ -108,10 +108,15 @@ def predict(model, inp, *, batch_size: int = 8, device=None,
 
 
 def spectral_band(fids, sigmas):
-    """Mean spectrum and error SD per point: the learned scale combined with the members' spread."""
+    """Mean spectrum and error SD per point: the learned scale combined with the members' spread.
+
+    One member's are its spectrum and learned scale as they are, without the averages (numpy means took
+    0.44 s of a 512-column 3D reconstruction of 11.7 s, cProfile, session 15).
+    """
     spec = plane_spectrum(fids)
-    sd = np.sqrt(np.mean(sigmas ** 2, axis=0) + (spec.var(axis=0) if len(spec) > 1 else 0.0))
-    return spec.mean(axis=0), sd
+    if len(spec) == 1:
+        return spec[0], sigmas[0]
+    return spec.mean(axis=0), np.sqrt(np.mean(sigmas ** 2, axis=0) + spec.var(axis=0))
 
 
 def _need(fids, sigmas, truth, significant: float):

@@ -129,7 +129,7 @@ def _net(sampled, sched, shape, *, model, phases_deg=None):
     from mrml.models import load_model
     from mrml.stages.nus_net import sampling_warning
     from mrml.calibration import snr_factor
-    from mrml.train_nus3d import plane_snr, plane_spectrum, predict
+    from mrml.train_nus3d import plane_snr, predict, spectral_band
 
     net, card = load_model(model)
     if card.get("architecture") != "nusnet3d":
@@ -155,10 +155,9 @@ def _net(sampled, sched, shape, *, model, phases_deg=None):
         inp[:, 0], inp[:, 1], inp[:, 2] = plane.real, plane.imag, mask
         fids, sig = predict(net, inp)  # (K, C, n1, n2), (K, C, 2n1, 2n2)
         fulls.append(np.moveaxis(fids.mean(axis=0) / rot, 0, -1))  # (n1, n2, C)
-        spec = plane_spectrum(fids)
-        sd = sig[0] if len(sig) == 1 else np.sqrt(np.mean(sig ** 2, axis=0) + np.var(spec, axis=0))
+        mean, sd = spectral_band(fids, sig)
         sigmas.append(sd)
-        snrs.append(plane_snr(spec[0] if len(spec) == 1 else spec.mean(axis=0), sd))
+        snrs.append(plane_snr(mean, sd))
         used.append(phase)
     full = from_planes(fulls[0], fulls[1])
     full[sched[:, 0], sched[:, 1]] = sampled
